@@ -1,0 +1,91 @@
+/**
+ * The one place that reads Herald's configuration from Worker vars and secrets.
+ * Every name here is part of the contract in API.md; defaults are stated with units.
+ */
+
+/** Default seconds of silence on a stream before a `: heartbeat` comment is written. */
+export const DEFAULT_HEARTBEAT_SECONDS = 15;
+/** Default reconnection delay sent as the stream's `retry:` field, in milliseconds. */
+export const DEFAULT_RETRY_MS = 2000;
+/** Default unsent bytes a subscriber may hold before it is disconnected (1 MiB). */
+export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Default subscribers one channel holds before answering `503 channel_full`. */
+export const DEFAULT_MAX_SUBSCRIBERS = 10_000;
+/** Default number of events a channel retains for replay. */
+export const DEFAULT_HISTORY_MAX_EVENTS = 1000;
+/** Default age after which a retained event is dropped, in seconds (one day). */
+export const DEFAULT_HISTORY_MAX_AGE_SECONDS = 86_400;
+/** Default lifetime of an idempotency key, in seconds (one day). */
+export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 86_400;
+/** Default largest event data, in bytes of UTF-8. */
+export const DEFAULT_MAX_EVENT_BYTES = 65_536;
+
+/** Largest publish request body, in bytes. Fixed by API.md, not configurable. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** Most events in one batch publish. Fixed by API.md. */
+export const MAX_BATCH_EVENTS = 100;
+
+export interface Config {
+  heartbeatMs: number;
+  retryMs: number;
+  maxBufferedBytes: number;
+  maxSubscribers: number;
+  historyMaxEvents: number;
+  historyMaxAgeMs: number;
+  idempotencyTtlMs: number;
+  maxEventBytes: number;
+  /** `undefined` when no key is configured: publishing is then refused (fail closed). */
+  publishKey: string | undefined;
+}
+
+/** What the Worker and the channel object read from `env`: vars arrive as strings. */
+export interface ConfigEnv {
+  HEARTBEAT_SECONDS?: string;
+  RETRY_MS?: string;
+  MAX_BUFFERED_BYTES?: string;
+  MAX_SUBSCRIBERS?: string;
+  HISTORY_MAX_EVENTS?: string;
+  HISTORY_MAX_AGE_SECONDS?: string;
+  IDEMPOTENCY_TTL_SECONDS?: string;
+  MAX_EVENT_BYTES?: string;
+  PUBLISH_KEY?: string;
+}
+
+/** A configuration value that cannot be used; the message says what to set. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function wholeNumber(env: ConfigEnv, name: keyof ConfigEnv, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  // Vars set in wrangler.toml as numbers arrive as numbers, those from the dashboard as strings.
+  const text = String(raw).trim();
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new ConfigError(`${name} must be a whole number ≥ ${min}, got '${text}'`);
+  }
+  return value;
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** Reads and validates the configuration once per `env` object; throws {@link ConfigError}. */
+export function readConfig(env: ConfigEnv): Config {
+  const cached = cache.get(env);
+  if (cached) return cached;
+  const key = env.PUBLISH_KEY;
+  const config: Config = {
+    heartbeatMs: wholeNumber(env, 'HEARTBEAT_SECONDS', DEFAULT_HEARTBEAT_SECONDS, 1) * 1000,
+    retryMs: wholeNumber(env, 'RETRY_MS', DEFAULT_RETRY_MS, 0),
+    maxBufferedBytes: wholeNumber(env, 'MAX_BUFFERED_BYTES', DEFAULT_MAX_BUFFERED_BYTES, 1024),
+    maxSubscribers: wholeNumber(env, 'MAX_SUBSCRIBERS', DEFAULT_MAX_SUBSCRIBERS, 1),
+    historyMaxEvents: wholeNumber(env, 'HISTORY_MAX_EVENTS', DEFAULT_HISTORY_MAX_EVENTS, 1),
+    historyMaxAgeMs: wholeNumber(env, 'HISTORY_MAX_AGE_SECONDS', DEFAULT_HISTORY_MAX_AGE_SECONDS, 1) * 1000,
+    idempotencyTtlMs: wholeNumber(env, 'IDEMPOTENCY_TTL_SECONDS', DEFAULT_IDEMPOTENCY_TTL_SECONDS, 1) * 1000,
+    maxEventBytes: wholeNumber(env, 'MAX_EVENT_BYTES', DEFAULT_MAX_EVENT_BYTES, 1),
+    publishKey: key === undefined || key === '' ? undefined : key,
+  };
+  cache.set(env, config);
+  return config;
+}

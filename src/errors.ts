@@ -1,0 +1,56 @@
+/**
+ * Every error Herald answers, as one table of codes and statuses (API.md, "Errors").
+ * Handlers throw {@link HeraldError}; the app's single `onError` turns it into
+ * `{"error":{"code","message"}}`.
+ */
+
+const STATUS = {
+  invalid_channel: 400,
+  invalid_event: 400,
+  invalid_data: 400,
+  invalid_json: 400,
+  invalid_payload: 400,
+  invalid_limit: 400,
+  invalid_last_event_id: 400,
+  invalid_idempotency_key: 400,
+  unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  idempotency_key_reused: 422,
+  internal_error: 500,
+  invalid_config: 500,
+  auth_not_configured: 503,
+  channel_full: 503,
+  unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof STATUS;
+export type ErrorStatus = (typeof STATUS)[ErrorCode];
+
+export function statusOf(code: ErrorCode): ErrorStatus {
+  return STATUS[code];
+}
+
+/** The JSON error body of API.md; `message` says what was wrong and how to fix it. */
+export function errorResponse(code: ErrorCode, message: string, headers?: HeadersInit): Response {
+  const response = Response.json({ error: { code, message } }, { status: STATUS[code], headers });
+  return response;
+}
+
+/** A failure that already knows its answer. Thrown by handlers, answered by `onError`. */
+export class HeraldError extends Error {
+  override name = 'HeraldError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+
+  toResponse(): Response {
+    return errorResponse(this.code, this.message, this.headers);
+  }
+}

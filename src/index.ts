@@ -1,0 +1,128 @@
+/**
+ * Herald's Worker: the HTTP routes of API.md. Each handler parses and authorises the
+ * request, then forwards it to the channel's Durable Object.
+ */
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { requirePublishKey } from './auth';
+import type { Env } from './channel';
+import { ConfigError, MAX_BODY_BYTES, readConfig, type Config } from './config';
+import { HeraldError, errorResponse } from './errors';
+import { parseChannel, parseEventId, parseIdempotencyKey, parseLimit, resumePoint } from './input';
+import { fingerprint, parsePublishBody } from './publish';
+
+export { Channel } from './channel';
+
+type App = { Bindings: Env; Variables: { config: Config } };
+
+const app = new Hono<App>();
+
+app.use(async (c, next) => {
+  c.set('config', readConfig(c.env));
+  await next();
+});
+
+const publisherOnly = async (c: Context<App>, next: () => Promise<void>): Promise<void> => {
+  await requirePublishKey(c.req.header('Authorization'), c.get('config').publishKey);
+  await next();
+};
+
+function channelOf(c: Context<App>) {
+  const name = parseChannel(c.req.param('channel') ?? '');
+  return { name, stub: c.env.CHANNEL.get(c.env.CHANNEL.idFromName(name)) };
+}
+
+/** JSON history for clients that ask for JSON and not for an event stream (API.md). */
+function wantsHistory(accept: string | undefined): boolean {
+  return accept !== undefined && accept.includes('application/json') && !accept.includes('text/event-stream');
+}
+
+app.get('/healthz', (c) => c.json({ ok: true }));
+
+app.get('/v1/channels/:channel/events', async (c) => {
+  const { stub } = channelOf(c);
+  if (wantsHistory(c.req.header('Accept'))) {
+    const afterParam = c.req.query('after');
+    const after = afterParam === undefined ? 0 : parseEventId(afterParam, 'after');
+    return c.json(await stub.history(after, parseLimit(c.req.query('limit'))));
+  }
+  // EventSource sends no Last-Event-ID while it has none; an empty one means the same.
+  const header = c.req.header('Last-Event-ID') || undefined;
+  const from = resumePoint(header, c.req.query('lastEventId'));
+  const url = new URL('https://channel.herald/subscribe');
+  if (from !== null) url.searchParams.set('after', String(from));
+  // The object's streaming response goes back as is: no copy, and a client that leaves
+  // cancels it inside the object.
+  return stub.fetch(url.toString(), { signal: c.req.raw.signal });
+});
+
+app.post(
+  '/v1/channels/:channel/events',
+  publisherOnly,
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new HeraldError('payload_too_large', `A request body is at most ${MAX_BODY_BYTES} bytes. Split the batch.`);
+    },
+  }),
+  async (c) => {
+    const { name, stub } = channelOf(c);
+    const key = parseIdempotencyKey(c.req.header('Idempotency-Key'));
+    const events = parsePublishBody({
+      body: new Uint8Array(await c.req.arrayBuffer()),
+      contentType: c.req.header('Content-Type'),
+      eventParam: c.req.query('event'),
+      maxEventBytes: c.get('config').maxEventBytes,
+    });
+    const idempotency = key === undefined ? undefined : { key, fingerprint: await fingerprint(events) };
+    const outcome = await stub.publish({ channel: name, events, idempotency });
+    switch (outcome.kind) {
+      case 'published':
+        return c.body(outcome.body, 201, { 'Content-Type': 'application/json' });
+      case 'replayed':
+        return c.body(outcome.body, 201, { 'Content-Type': 'application/json', 'Idempotent-Replayed': 'true' });
+      case 'key_reused':
+        throw new HeraldError(
+          'idempotency_key_reused',
+          'This Idempotency-Key was already used on this channel with a different body. Use a new key for a new event.',
+        );
+    }
+  },
+);
+
+app.get('/v1/channels/:channel', publisherOnly, async (c) => {
+  const { name, stub } = channelOf(c);
+  return c.json(await stub.info(name));
+});
+
+app.delete('/v1/channels/:channel', publisherOnly, async (c) => {
+  const { stub } = channelOf(c);
+  await stub.remove();
+  return c.body(null, 204);
+});
+
+const ALLOWED: Record<string, string> = {
+  '/v1/channels/:channel/events': 'GET, POST',
+  '/v1/channels/:channel': 'GET, DELETE',
+  '/healthz': 'GET',
+};
+for (const [path, allow] of Object.entries(ALLOWED)) {
+  app.all(path, () => {
+    throw new HeraldError('method_not_allowed', `This path takes ${allow}.`, { Allow: allow });
+  });
+}
+
+app.notFound(() => errorResponse('not_found', 'No such route. See API.md: /v1/channels/{channel}/events, /v1/channels/{channel}, /healthz.'));
+
+app.onError((err) => {
+  if (err instanceof HeraldError) return err.toResponse();
+  if (err instanceof ConfigError) return errorResponse('invalid_config', err.message);
+  // Durable Object errors say whether a retry can succeed (e.g. an overloaded object).
+  if ((err as { retryable?: boolean }).retryable === true) {
+    return errorResponse('unavailable', 'The channel is busy or restarting. Retry shortly.', { 'Retry-After': '1' });
+  }
+  console.error('unexpected error', err);
+  return errorResponse('internal_error', 'The hub failed to handle this request. Retry; if it persists, report it.');
+});
+
+export default app;

@@ -1,0 +1,150 @@
+/**
+ * A channel's durable state in its Durable Object's SQLite storage: the replay log,
+ * the id sequence, the closed flag and the idempotency keys. Every statement binds
+ * its parameters; `sql.exec` is synchronous, so a caller that does not await between
+ * calls gets them committed as one transaction.
+ */
+
+/** A retained event, as stored. `time` is milliseconds since the epoch. */
+export interface StoredEvent {
+  id: number;
+  event: string;
+  data: string;
+  time: number;
+}
+
+/** A remembered publish: what was asked (a fingerprint) and what was answered. */
+export interface IdempotencyRecord {
+  fingerprint: string;
+  response: string;
+}
+
+export interface Retention {
+  maxEvents: number;
+  maxAgeMs: number;
+}
+
+type Row = Record<string, SqlStorageValue>;
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    event TEXT NOT NULL,
+    data TEXT NOT NULL,
+    time INTEGER NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    response TEXT NOT NULL,
+    expires INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS idempotency_expires ON idempotency (expires);
+`;
+
+export class EventLog {
+  #lastId: number;
+  #closed: boolean;
+
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(SCHEMA);
+    this.#lastId = this.#meta('last_id');
+    this.#closed = this.#meta('closed') === 1;
+  }
+
+  /** The last id ever issued (0 before the first publish). Survives deletes. */
+  get lastId(): number {
+    return this.#lastId;
+  }
+
+  /** True between a DELETE and the next publish. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The oldest retained id, or null when nothing is retained. */
+  oldestId(): number | null {
+    const row = this.sql.exec<{ id: number }>('SELECT id FROM events ORDER BY id LIMIT 1').toArray()[0];
+    return row ? row.id : null;
+  }
+
+  /** How many events are retained. */
+  retained(): number {
+    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n;
+  }
+
+  /** Stores events with the next ids and reopens a closed channel. */
+  append(events: ReadonlyArray<{ event: string; data: string }>, time: number): StoredEvent[] {
+    const stored = events.map(({ event, data }) => {
+      const id = ++this.#lastId;
+      this.sql.exec('INSERT INTO events (id, event, data, time) VALUES (?, ?, ?, ?)', id, event, data, time);
+      return { id, event, data, time };
+    });
+    this.#setMeta('last_id', this.#lastId);
+    if (this.#closed) {
+      this.#closed = false;
+      this.#setMeta('closed', 0);
+    }
+    return stored;
+  }
+
+  /** Up to `limit` retained events with ids larger than `after`, oldest first. */
+  after(after: number, limit: number): StoredEvent[] {
+    return this.sql
+      .exec<Row>('SELECT id, event, data, time FROM events WHERE id > ? ORDER BY id LIMIT ?', after, limit)
+      .toArray() as unknown as StoredEvent[];
+  }
+
+  /** Drops what retention no longer keeps; returns when the next event will expire, or null. */
+  prune({ maxEvents, maxAgeMs }: Retention, now: number): number | null {
+    this.sql.exec('DELETE FROM events WHERE id <= ? OR time <= ?', this.#lastId - maxEvents, now - maxAgeMs);
+    this.sql.exec('DELETE FROM idempotency WHERE expires <= ?', now);
+    const oldest = this.sql.exec<{ t: number | null }>('SELECT MIN(time) AS t FROM events').one().t;
+    const key = this.sql.exec<{ t: number | null }>('SELECT MIN(expires) AS t FROM idempotency').one().t;
+    const times = [oldest === null ? null : oldest + maxAgeMs, key].filter((t): t is number => t !== null);
+    return times.length ? Math.min(...times) : null;
+  }
+
+  /** Empties the log and forgets the keys; the id sequence goes on. */
+  close(): void {
+    this.sql.exec('DELETE FROM events');
+    this.sql.exec('DELETE FROM idempotency');
+    this.#closed = true;
+    this.#setMeta('closed', 1);
+  }
+
+  /** The remembered publish for `key`, if it has not expired. */
+  idempotency(key: string, now: number): IdempotencyRecord | undefined {
+    const row = this.sql
+      .exec<{ fingerprint: string; response: string }>(
+        'SELECT fingerprint, response FROM idempotency WHERE key = ? AND expires > ?',
+        key,
+        now,
+      )
+      .toArray()[0];
+    return row;
+  }
+
+  remember(key: string, record: IdempotencyRecord, expires: number): void {
+    this.sql.exec(
+      'INSERT OR REPLACE INTO idempotency (key, fingerprint, response, expires) VALUES (?, ?, ?, ?)',
+      key,
+      record.fingerprint,
+      record.response,
+      expires,
+    );
+  }
+
+  #meta(key: string): number {
+    const row = this.sql.exec<{ value: number }>('SELECT value FROM meta WHERE key = ?', key).toArray()[0];
+    return row ? row.value : 0;
+  }
+
+  #setMeta(key: string, value: number): void {
+    this.sql.exec('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)', key, value);
+  }
+}

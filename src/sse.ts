@@ -1,0 +1,74 @@
+/**
+ * The SSE wire format (WHATWG HTML, "Server-sent events"), as pure functions from
+ * events to bytes. Nothing here knows about streams or storage.
+ */
+
+/** One event as it goes on the wire. `event` is `"message"` for the default type. */
+export interface WireEvent {
+  id: number;
+  event: string;
+  data: string;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Any of CRLF, CR or LF ends a line for an SSE parser, so each one starts a new
+ * `data:` line; a parser rebuilds the payload with `\n` between lines. Splitting on
+ * all three is what keeps a payload from adding a field or an event.
+ */
+const LINE_BREAK = /\r\n|\r|\n/;
+
+/** Frames one event: `id:`, `event:` (omitted for "message"), one `data:` per line, blank line. */
+export function encodeEventText({ id, event, data }: WireEvent): string {
+  let frame = `id: ${id}\n`;
+  if (event !== 'message') frame += `event: ${event}\n`;
+  for (const line of data.split(LINE_BREAK)) frame += `data: ${line}\n`;
+  return frame + '\n';
+}
+
+/** {@link encodeEventText} as UTF-8 bytes, encoded once and shared by every subscriber. */
+export function encodeEvent(event: WireEvent): Uint8Array {
+  return encoder.encode(encodeEventText(event));
+}
+
+/**
+ * The first bytes of every stream: the reconnection delay and a comment, so that
+ * `EventSource.onopen` fires before the first event (API.md, "Retry").
+ */
+export function encodeOpening(retryMs: number): Uint8Array {
+  return encoder.encode(`retry: ${retryMs}\n: connected\n\n`);
+}
+
+/** The keep-alive comment written to a stream that has been silent (API.md, "Heartbeat"). */
+export const HEARTBEAT: Uint8Array = encoder.encode(': heartbeat\n\n');
+
+/** What the `gap` event carries: the id asked for and the retained range, ids as strings. */
+export interface Gap {
+  lastEventId: number;
+  oldestId: number | null;
+  latestId: number | null;
+}
+
+const idText = (id: number | null): string | null => (id === null ? null : String(id));
+
+/**
+ * The hub's own `gap` event. It has no `id:` field, so the client's last event id
+ * stays the one it really has until a replayed event moves it on.
+ */
+export function encodeGap({ lastEventId, oldestId, latestId }: Gap): Uint8Array {
+  const data = JSON.stringify({
+    lastEventId: String(lastEventId),
+    oldestId: idText(oldestId),
+    latestId: idText(latestId),
+  });
+  return encoder.encode(`event: gap\ndata: ${data}\n\n`);
+}
+
+/**
+ * The hub's own `close` event, written before a deleted channel's streams end. It has
+ * a `data:` line because EventSource dispatches nothing for an event without data.
+ */
+export function encodeClose(reason: 'deleted'): Uint8Array {
+  return encoder.encode(`event: close\ndata: ${JSON.stringify({ reason })}\n\n`);
+}
