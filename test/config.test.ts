@@ -1,0 +1,41 @@
+// Configuration from Worker vars (API.md: "the names above are the contract").
+import { describe, expect, it } from 'vitest';
+import { ConfigError, readConfig } from '../src/config';
+
+describe('readConfig', () => {
+  it('uses the defaults of API.md when nothing is set', () => {
+    expect(readConfig({})).toEqual({
+      heartbeatMs: 15_000,
+      retryMs: 2000,
+      maxBufferedBytes: 1_048_576,
+      maxSubscribers: 10_000,
+      historyMaxEvents: 1000,
+      historyMaxAgeMs: 86_400_000,
+      idempotencyTtlMs: 86_400_000,
+      maxEventBytes: 65_536,
+      publishKey: undefined,
+    });
+  });
+
+  it('reads vars as whole numbers with their units', () => {
+    const config = readConfig({ HEARTBEAT_SECONDS: '5', HISTORY_MAX_AGE_SECONDS: '60', RETRY_MS: '0', PUBLISH_KEY: 'k' });
+    expect(config.heartbeatMs).toBe(5000);
+    expect(config.historyMaxAgeMs).toBe(60_000);
+    expect(config.retryMs).toBe(0);
+    expect(config.publishKey).toBe('k');
+  });
+
+  it('treats an empty PUBLISH_KEY as none, so publishing fails closed', () => {
+    expect(readConfig({ PUBLISH_KEY: '' }).publishKey).toBeUndefined();
+  });
+
+  it.each([
+    [{ HEARTBEAT_SECONDS: 'abc' }, "HEARTBEAT_SECONDS must be a whole number ≥ 1, got 'abc'"],
+    [{ HEARTBEAT_SECONDS: '0' }, "HEARTBEAT_SECONDS must be a whole number ≥ 1, got '0'"],
+    [{ MAX_SUBSCRIBERS: '1.5' }, "MAX_SUBSCRIBERS must be a whole number ≥ 1, got '1.5'"],
+    [{ RETRY_MS: '-1' }, "RETRY_MS must be a whole number ≥ 0, got '-1'"],
+    [{ MAX_BUFFERED_BYTES: '100' }, "MAX_BUFFERED_BYTES must be a whole number ≥ 1024, got '100'"],
+  ])('refuses %j with a message that says what to set', (env, message) => {
+    expect(() => readConfig(env)).toThrow(new ConfigError(message));
+  });
+});
