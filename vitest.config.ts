@@ -7,7 +7,27 @@ export default defineConfig({
       {
         // Unit and integration tests, run inside workerd against the Worker in src/.
         plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
-        test: { name: 'workers', include: ['test/**/*.test.ts'], exclude: ['test/e2e/**'] },
+        test: { name: 'workers', include: ['test/**/*.test.ts'], exclude: ['test/e2e/**', 'test/limits/**'] },
+      },
+      {
+        // The same Worker with small limits, so that heartbeats, retention, full channels
+        // and slow subscribers show within a test's time.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: {
+                HEARTBEAT_SECONDS: '1',
+                MAX_SUBSCRIBERS: '3',
+                HISTORY_MAX_EVENTS: '5',
+                HISTORY_MAX_AGE_SECONDS: '2',
+                IDEMPOTENCY_TTL_SECONDS: '2',
+                MAX_BUFFERED_BYTES: '65536',
+              },
+            },
+          }),
+        ],
+        test: { name: 'limits', include: ['test/limits/**/*.test.ts'] },
       },
       {
         // End-to-end tests: Node starts the real Worker and talks to it with real clients.

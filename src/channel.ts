@@ -277,7 +277,9 @@ export class Channel extends DurableObject<Env> {
     }
     const unsent = STREAM_HIGH_WATER_BYTES - desired;
     if (unsent + bytes.byteLength > this.#config.maxBufferedBytes) {
-      void sub.writer.abort(new Error('subscriber too slow')).catch(ignore);
+      // Erroring the stream (not closing it) frees the queued bytes now and makes the
+      // client see a broken stream, so EventSource reconnects with its Last-Event-ID.
+      void sub.writer.abort(new Error('subscriber too slow: over MAX_BUFFERED_BYTES unsent')).catch(ignore);
       this.#drop(sub);
       return false;
     }

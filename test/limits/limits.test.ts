@@ -1,0 +1,165 @@
+// API.md limits, with the small values set for this project in vitest.config.ts:
+// HEARTBEAT_SECONDS=1, MAX_SUBSCRIBERS=3, HISTORY_MAX_EVENTS=5, HISTORY_MAX_AGE_SECONDS=2,
+// IDEMPOTENCY_TTL_SECONDS=2, MAX_BUFFERED_BYTES=65536.
+import { env } from 'cloudflare:workers';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { AUTH, errorOf, hub, publish, publishIds, sleep, subscribe, uniqueChannel, within } from '../helpers';
+
+const stubOf = (channel: string) => env.CHANNEL.get(env.CHANNEL.idFromName(channel));
+
+async function info(channel: string) {
+  return (await (await hub(`/v1/channels/${channel}`, { headers: AUTH })).json()) as {
+    lastEventId: string | null;
+    oldestId: string | null;
+    retained: number;
+    subscribers: number;
+  };
+}
+
+/** Polls `check` until it holds; bounded. */
+async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  await within(
+    (async () => {
+      while (!(await check())) await sleep(50);
+    })(),
+    ms,
+    what,
+  );
+}
+
+describe('heartbeat (HEARTBEAT_SECONDS)', () => {
+  it('writes ": heartbeat" to a stream that has been silent', async () => {
+    const stream = await subscribe(uniqueChannel());
+    const text = await stream.until((t) => t.includes(': heartbeat'), 4000, 'a heartbeat');
+    expect(text).toBe('retry: 2000\n: connected\n\n: heartbeat\n\n');
+    await stream.close();
+  });
+
+  it('finds readers that went away and removes them: the count returns to 0', async () => {
+    const channel = uniqueChannel();
+    const streams = await Promise.all([subscribe(channel), subscribe(channel), subscribe(channel)]);
+    expect((await info(channel)).subscribers).toBe(3);
+    await Promise.all(streams.map((s) => s.close()));
+    await eventually(async () => (await info(channel)).subscribers === 0, 6000, 'subscribers to return to 0');
+    // The heartbeat timer stops with the last subscriber; a new one is served as before.
+    const again = await subscribe(channel);
+    await publishIds(channel, 'x');
+    expect((await again.events(1))[0]?.data).toBe('x');
+    await again.close();
+  });
+});
+
+describe('full channel (MAX_SUBSCRIBERS)', () => {
+  it('answers 503 channel_full with Retry-After past the limit, and lets in a new one when a place frees', async () => {
+    const channel = uniqueChannel();
+    const streams = await Promise.all([subscribe(channel), subscribe(channel), subscribe(channel)]);
+    const full = await hub(`/v1/channels/${channel}/events`);
+    expect(await errorOf(full)).toMatchObject({ status: 503, code: 'channel_full' });
+    expect(full.headers.get('Retry-After')).toBe('10');
+    await streams[0]!.close();
+    await eventually(async () => {
+      const res = await hub(`/v1/channels/${channel}/events`);
+      if (res.status === 200) {
+        await res.body?.cancel();
+        return true;
+      }
+      await res.body?.cancel();
+      return false;
+    }, 6000, 'a freed place');
+    await Promise.all(streams.slice(1).map((s) => s.close()));
+  });
+});
+
+describe('retention (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_SECONDS)', () => {
+  it('keeps the last HISTORY_MAX_EVENTS events and sends a gap for what was dropped', async () => {
+    const channel = uniqueChannel();
+    await publishIds(channel, { events: Array.from({ length: 8 }, (_, i) => ({ data: `e${i + 1}` })) });
+    expect(await info(channel)).toMatchObject({ lastEventId: '8', oldestId: '4', retained: 5 });
+    const stream = await subscribe(channel, { headers: { 'Last-Event-ID': '1' } });
+    const events = await stream.events(6);
+    expect(events[0]).toEqual({ id: undefined, event: 'gap', data: '{"lastEventId":"1","oldestId":"4","latestId":"8"}' });
+    expect(events.slice(1).map((e) => e.id)).toEqual(['4', '5', '6', '7', '8']);
+    await stream.close();
+  });
+
+  it('sends no gap to a client whose next event is the oldest retained', async () => {
+    const channel = uniqueChannel();
+    await publishIds(channel, { events: Array.from({ length: 8 }, (_, i) => ({ data: `e${i + 1}` })) });
+    const stream = await subscribe(channel, { headers: { 'Last-Event-ID': '3' } });
+    expect((await stream.events(5)).map((e) => e.id)).toEqual(['4', '5', '6', '7', '8']);
+    await stream.close();
+  });
+
+  it('drops events older than the maximum age: gap with oldestId null', async () => {
+    const channel = uniqueChannel();
+    await publishIds(channel, { events: [{ data: 'a' }, { data: 'b' }] });
+    await sleep(2100);
+    expect(await info(channel)).toMatchObject({ lastEventId: '2', oldestId: null, retained: 0 });
+    const stream = await subscribe(channel, {}, '?lastEventId=1');
+    expect(await stream.events(1)).toEqual([
+      { id: undefined, event: 'gap', data: '{"lastEventId":"1","oldestId":null,"latestId":"2"}' },
+    ]);
+    await stream.close();
+  });
+
+  it('sets an alarm on publish that purges expired events and keys without any request', async () => {
+    const channel = uniqueChannel();
+    await publishIds(channel, 'a', { headers: { 'Idempotency-Key': 'k' } });
+    // runInDurableObject looks at storage without going through the channel's own methods,
+    // which prune on read: only the alarm can empty the tables here.
+    const rows = () =>
+      runInDurableObject(stubOf(channel), async (_, state) => ({
+        events: state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n,
+        keys: state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM idempotency').one().n,
+        alarm: (await state.storage.getAlarm()) !== null,
+      }));
+    expect(await rows()).toEqual({ events: 1, keys: 1, alarm: true });
+    await eventually(async () => (await rows()).events === 0, 6000, 'the alarm to purge the log');
+    expect(await rows()).toEqual({ events: 0, keys: 0, alarm: false });
+    expect(await runDurableObjectAlarm(stubOf(channel))).toBe(false);
+  });
+
+  it('forgets an idempotency key after IDEMPOTENCY_TTL_SECONDS', async () => {
+    const channel = uniqueChannel();
+    const headers = { 'Idempotency-Key': 'k' };
+    expect(await publishIds(channel, 'a', { headers })).toEqual(['1']);
+    const replay = await publish(channel, 'a', { headers });
+    expect(replay.headers.get('Idempotent-Replayed')).toBe('true');
+    await sleep(2100);
+    const fresh = await publish(channel, 'a', { headers });
+    expect(fresh.headers.get('Idempotent-Replayed')).toBeNull();
+    expect(await fresh.json()).toMatchObject({ ids: ['2'] });
+  });
+});
+
+describe('slow subscribers (MAX_BUFFERED_BYTES)', () => {
+  it('cuts off a reader that stopped, keeps the others going, and the slow one loses nothing on resume', async () => {
+    const channel = uniqueChannel();
+    const slow = await subscribe(channel);
+    const fast = await subscribe(channel);
+    await slow.until((t) => t.includes(': connected'), 2000, 'the opening');
+    const chunk = 'x'.repeat(16_000);
+    let published = 0;
+    // Publish until the hub drops the stalled reader; bounded in count.
+    for (let round = 0; round < 200; round++) {
+      const ids = await publishIds(channel, { events: Array.from({ length: 4 }, () => ({ data: chunk })) });
+      published = Number(ids.at(-1));
+      await fast.until((t) => t.includes(`id: ${published}\n`), 5000, `event ${published} on the fast stream`);
+      if ((await info(channel)).subscribers === 1) break;
+    }
+    expect((await info(channel)).subscribers).toBe(1);
+    expect(published).toBeLessThan(800);
+    // The slow reader gets what was buffered, then the stream fails or ends.
+    await slow.until(() => false, 5000, 'the slow stream to end').catch((err: Error) => {
+      if (!/ended|abort|slow|error/i.test(String(err)) && err.message.startsWith('timed out')) throw err;
+    });
+    const received = [...slow.text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    const lastWhole = received.length === 0 ? 0 : received.at(-1)!;
+    expect(lastWhole).toBeLessThan(published);
+    // HISTORY_MAX_EVENTS is 5 here, so resume from the latest five: nothing retained is lost.
+    const resumed = await subscribe(channel, { headers: { 'Last-Event-ID': String(published - 5) } });
+    expect((await resumed.events(5)).map((e) => Number(e.id))).toEqual([1, 2, 3, 4, 5].map((i) => published - 5 + i));
+    await Promise.all([fast.close(), slow.close(), resumed.close()]);
+  });
+});
