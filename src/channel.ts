@@ -7,7 +7,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { readConfig, type Config, type ConfigEnv } from './config';
 import { errorResponse } from './errors';
 import { EventLog, type StoredEvent } from './log';
-import { HEARTBEAT, encodeClose, encodeEvent, encodeGap, encodeOpening } from './sse';
+import { HEARTBEAT, encodeClose, encodeEvent, encodeGap, encodeOpening, idText } from './sse';
 
 export interface Env extends ConfigEnv {
   CHANNEL: DurableObjectNamespace<Channel>;
@@ -77,7 +77,6 @@ const SSE_HEADERS = {
 } as const;
 
 const ignore = (): void => {};
-const idText = (id: number | null): string | null => (id === null || id === 0 ? null : String(id));
 
 export class Channel extends DurableObject<Env> {
   readonly #config: Config;
@@ -126,7 +125,7 @@ export class Channel extends DurableObject<Env> {
       let cursor = after;
       if (after > this.#log.lastId) {
         // An id we never issued: say so, then send everything retained (API.md, "Gap").
-        this.#write(sub, encodeGap({ lastEventId: after, oldestId: this.#log.oldestId(), latestId: idOrNull(this.#log.lastId) }));
+        this.#write(sub, this.#gapAfter(after));
         cursor = 0;
       }
       // Runs synchronously up to its first wait, so the first rows are read in this turn.
@@ -145,7 +144,7 @@ export class Channel extends DurableObject<Env> {
       for (;;) {
         if (sub.state !== 'replaying') return;
         if (this.#isMissingAfter(cursor)) {
-          this.#write(sub, encodeGap({ lastEventId: cursor, oldestId: this.#log.oldestId(), latestId: idOrNull(this.#log.lastId) }));
+          this.#write(sub, this.#gapAfter(cursor));
         }
         const batch = this.#log.after(cursor, REPLAY_BATCH);
         if (batch.length === 0) {
@@ -162,6 +161,11 @@ export class Channel extends DurableObject<Env> {
     } catch {
       this.#drop(sub);
     }
+  }
+
+  /** The `gap` event for a client whose last event is `cursor`. */
+  #gapAfter(cursor: number): Uint8Array {
+    return encodeGap({ lastEventId: cursor, oldestId: this.#log.oldestId(), latestId: this.#log.latestId });
   }
 
   /** True when events after `cursor` were issued but the oldest of them is no longer retained. */
@@ -193,7 +197,7 @@ export class Channel extends DurableObject<Env> {
     if (idempotency) {
       this.#log.remember(idempotency.key, { fingerprint: idempotency.fingerprint, response: body }, now + this.#config.idempotencyTtlMs);
     }
-    this.#log.prune({ maxEvents: this.#config.historyMaxEvents, maxAgeMs: Infinity }, now);
+    this.#log.trim(this.#config.historyMaxEvents);
     this.#ensureAlarm(Math.min(now + this.#config.historyMaxAgeMs, idempotency ? now + this.#config.idempotencyTtlMs : Infinity));
     this.#broadcast(stored);
     return { kind: 'published', body };
@@ -203,7 +207,7 @@ export class Channel extends DurableObject<Env> {
     this.#prune();
     return {
       channel,
-      lastEventId: idText(this.#log.lastId),
+      lastEventId: idText(this.#log.latestId),
       oldestId: idText(this.#log.oldestId()),
       retained: this.#log.retained(),
       subscribers: this.#subscribers.size,
@@ -219,7 +223,7 @@ export class Channel extends DurableObject<Env> {
         data: e.data,
         time: new Date(e.time).toISOString(),
       })),
-      lastEventId: idText(this.#log.lastId),
+      lastEventId: idText(this.#log.latestId),
       oldestId: idText(this.#log.oldestId()),
     };
   }
@@ -323,8 +327,4 @@ export class Channel extends DurableObject<Env> {
     }
     if (this.#subscribers.size > 0) this.#scheduleHeartbeat(next - now);
   }
-}
-
-function idOrNull(id: number): number | null {
-  return id === 0 ? null : id;
 }

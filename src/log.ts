@@ -61,6 +61,11 @@ export class EventLog {
     return this.#lastId;
   }
 
+  /** The last id issued, or null before the first publish. */
+  get latestId(): number | null {
+    return this.#lastId === 0 ? null : this.#lastId;
+  }
+
   /** True between a DELETE and the next publish. */
   get closed(): boolean {
     return this.#closed;
@@ -99,9 +104,23 @@ export class EventLog {
       .toArray() as unknown as StoredEvent[];
   }
 
-  /** Drops what retention no longer keeps; returns when the next event will expire, or null. */
+  /** Keeps only the newest `maxEvents` events: cheap enough for every publish (a key range). */
+  trim(maxEvents: number): void {
+    this.sql.exec('DELETE FROM events WHERE id <= ?', this.#lastId - maxEvents);
+  }
+
+  /**
+   * Drops what retention no longer keeps: events past the count or the age, expired
+   * idempotency keys. Returns when the next retained item expires, or null if none will.
+   */
   prune({ maxEvents, maxAgeMs }: Retention, now: number): number | null {
-    this.sql.exec('DELETE FROM events WHERE id <= ? OR time <= ?', this.#lastId - maxEvents, now - maxAgeMs);
+    this.trim(maxEvents);
+    // Ids grow with time, so the age limit is also an id range: the rows up to the
+    // newest expired one.
+    this.sql.exec(
+      'DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events WHERE time <= ?)',
+      now - maxAgeMs,
+    );
     this.sql.exec('DELETE FROM idempotency WHERE expires <= ?', now);
     const oldest = this.sql.exec<{ t: number | null }>('SELECT MIN(time) AS t FROM events').one().t;
     const key = this.sql.exec<{ t: number | null }>('SELECT MIN(expires) AS t FROM idempotency').one().t;

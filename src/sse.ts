@@ -50,7 +50,8 @@ export interface Gap {
   latestId: number | null;
 }
 
-const idText = (id: number | null): string | null => (id === null ? null : String(id));
+/** Ids travel as decimal strings in JSON (API.md), null where there is none. */
+export const idText = (id: number | null): string | null => (id === null ? null : String(id));
 
 /**
  * The hub's own `gap` event. It has no `id:` field, so the client's last event id
