@@ -1,6 +1,7 @@
 // API.md "Channel info and delete", "Other", "Errors", and durability across eviction.
 import { env } from 'cloudflare:workers';
-import { evictDurableObject } from 'cloudflare:test';
+import { createExecutionContext, evictDurableObject } from 'cloudflare:test';
+import worker from '../src/index';
 import { describe, expect, it } from 'vitest';
 import { AUTH, errorOf, hub, publishIds, subscribe, uniqueChannel } from './helpers';
 
@@ -114,6 +115,15 @@ describe('other routes', () => {
     const res = await hub('/healthz');
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('{"ok":true}');
+  });
+
+  it('answers 500 invalid_config naming a bad var', async () => {
+    const res = await worker.fetch(new Request('http://hub.test/healthz'), { ...env, HEARTBEAT_SECONDS: 'soon' }, createExecutionContext());
+    expect(await errorOf(res)).toEqual({
+      status: 500,
+      code: 'invalid_config',
+      message: "HEARTBEAT_SECONDS must be a whole number ≥ 1, got 'soon'",
+    });
   });
 
   it('answers an unknown route with a JSON 404', async () => {

@@ -126,6 +126,28 @@ describe('GET /v1/channels/{channel}/events', () => {
     await stream.close();
   });
 
+  it('replays a backlog larger than MAX_BUFFERED_BYTES whole, paced by a slow reader, without cutting it off', async () => {
+    const channel = uniqueChannel();
+    const data = 'z'.repeat(4000);
+    // 1000 events × 4 kB ≈ 4 MB retained, four times the default 1 MiB buffer limit.
+    for (let batch = 0; batch < 10; batch++) {
+      await publishIds(channel, { events: Array.from({ length: 100 }, () => ({ data })) });
+    }
+    const stream = await subscribe(channel, {}, '?lastEventId=0');
+    let seen = 0;
+    while (seen < 1000) {
+      await stream.until((t) => t.length > seen * 4000 + 200_000 || t.endsWith(`id: 1000\ndata: ${data}\n\n`), 10_000, 'more replay');
+      await new Promise((r) => setTimeout(r, 5));
+      seen = (stream.text.match(/^id: /gm) ?? []).length;
+      expect(stream.ended).toBe(false);
+    }
+    const ids = parseSse(stream.text).events.map((e) => Number(e.id));
+    expect(ids).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+    await publishIds(channel, 'live');
+    expect((await stream.events(1001)).at(-1)).toEqual({ id: '1001', event: undefined, data: 'live' });
+    await stream.close();
+  });
+
   it('gives every subscriber of a channel the same events, and none of another channel', async () => {
     const channel = uniqueChannel();
     const other = uniqueChannel();
