@@ -1,0 +1,110 @@
+// API.md "Webhooks": GitHub and Standard Webhooks signatures, signed here by the providers'
+// own libraries (@octokit/webhooks-methods, standardwebhooks), not by Herald's code.
+import { sign as githubSign } from '@octokit/webhooks-methods';
+import { Webhook } from 'standardwebhooks';
+import { describe, expect, it } from 'vitest';
+import { HeraldError } from '../src/errors';
+import { verifyDelivery } from '../src/webhooks';
+
+const GITHUB_SECRET = 'It’s a Secret to Everybody';
+const STANDARD_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const body = '{"action":"opened","number":1}';
+const bytes = (text: string) => new TextEncoder().encode(text);
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+async function failure(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof HeraldError) return `${err.code}: ${err.message}`;
+    throw err;
+  }
+  return 'accepted';
+}
+
+function standardHeaders(secret: string, id: string, at: Date, payload: string): Headers {
+  return new Headers({
+    'webhook-id': id,
+    'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+    'webhook-signature': new Webhook(secret).sign(id, at, payload),
+  });
+}
+
+describe('GitHub (X-Hub-Signature-256)', () => {
+  it('accepts a signature made with the secret string, reading event and delivery id', async () => {
+    const headers = new Headers({
+      'X-Hub-Signature-256': await githubSign(GITHUB_SECRET, body),
+      'X-GitHub-Event': 'pull_request',
+      'X-GitHub-Delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958',
+    });
+    expect(await verifyDelivery(headers, bytes(body), GITHUB_SECRET, nowSeconds())).toEqual({
+      provider: 'github',
+      event: 'pull_request',
+      idempotencyKey: '72d3162e-cc78-11e3-81ab-4c9367dc0958',
+    });
+  });
+
+  it.each([
+    ['a signature of another body', async () => githubSign(GITHUB_SECRET, body + ' ')],
+    ['a signature with another secret', async () => githubSign('other', body)],
+    ['the sha1 form', async () => `sha1=${'0'.repeat(40)}`],
+    ['hex of the wrong length', async () => 'sha256=abcd'],
+    ['an empty header', async () => ''],
+  ])('refuses %s with 401 invalid_signature', async (_, signature) => {
+    const headers = new Headers({ 'X-Hub-Signature-256': await signature() });
+    expect(await failure(verifyDelivery(headers, bytes(body), GITHUB_SECRET, nowSeconds()))).toMatch(/^invalid_signature: /);
+  });
+});
+
+describe('Standard Webhooks', () => {
+  it('accepts a signature with the base64-decoded whsec_ key, using webhook-id as the key', async () => {
+    const headers = standardHeaders(STANDARD_SECRET, 'msg_1', new Date(), body);
+    expect(await verifyDelivery(headers, bytes(body), STANDARD_SECRET, nowSeconds())).toEqual({
+      provider: 'standard',
+      event: undefined,
+      idempotencyKey: 'msg_1',
+    });
+  });
+
+  it('accepts a header listing several signatures when one matches (key rotation)', async () => {
+    const headers = standardHeaders(STANDARD_SECRET, 'msg_2', new Date(), body);
+    const other = new Webhook('whsec_c2VjcmV0LW51bWJlci10d28=').sign('msg_2', new Date(), body);
+    headers.set('webhook-signature', `${other} v1a,xyz ${headers.get('webhook-signature')}`);
+    expect((await verifyDelivery(headers, bytes(body), STANDARD_SECRET, nowSeconds())).idempotencyKey).toBe('msg_2');
+  });
+
+  it.each([
+    ['6 minutes old', -360],
+    ['6 minutes ahead', 360],
+  ])('refuses a timestamp %s', async (_, offset) => {
+    const at = new Date(Date.now() + offset * 1000);
+    const headers = standardHeaders(STANDARD_SECRET, 'msg_3', at, body);
+    expect(await failure(verifyDelivery(headers, bytes(body), STANDARD_SECRET, nowSeconds()))).toMatch(/^invalid_signature: .*5 minutes/);
+  });
+
+  it('accepts a timestamp 4 minutes old', async () => {
+    const headers = standardHeaders(STANDARD_SECRET, 'msg_4', new Date(Date.now() - 240_000), body);
+    expect(await failure(verifyDelivery(headers, bytes(body), STANDARD_SECRET, nowSeconds()))).toBe('accepted');
+  });
+
+  it.each([
+    ['a changed body', (h: Headers) => h, body + '!'],
+    ['a changed webhook-id', (h: Headers) => (h.set('webhook-id', 'msg_other'), h), body],
+    ['a missing webhook-id', (h: Headers) => (h.delete('webhook-id'), h), body],
+    ['a missing timestamp', (h: Headers) => (h.delete('webhook-timestamp'), h), body],
+    ['a non-numeric timestamp', (h: Headers) => (h.set('webhook-timestamp', 'soon'), h), body],
+    ['only a v2 signature', (h: Headers) => (h.set('webhook-signature', h.get('webhook-signature')!.replace('v1,', 'v2,')), h), body],
+  ])('refuses %s with 401 invalid_signature', async (_, change, sent) => {
+    const headers = change(standardHeaders(STANDARD_SECRET, 'msg_5', new Date(), body));
+    expect(await failure(verifyDelivery(headers, bytes(sent), STANDARD_SECRET, nowSeconds()))).toMatch(/^invalid_signature: /);
+  });
+
+  it('refuses Standard Webhooks when WEBHOOK_SECRET is not a whsec_ secret', async () => {
+    const headers = standardHeaders(STANDARD_SECRET, 'msg_6', new Date(), body);
+    expect(await failure(verifyDelivery(headers, bytes(body), 'plain-secret', nowSeconds()))).toMatch(/not a whsec_/);
+  });
+});
+
+it('refuses an unsigned request with 401 invalid_signature', async () => {
+  expect(await failure(verifyDelivery(new Headers(), bytes(body), GITHUB_SECRET, nowSeconds()))).toMatch(/^invalid_signature: .*not signed/);
+});
