@@ -3,6 +3,8 @@
  * Every name here is part of the contract in API.md; defaults are stated with units.
  */
 
+import { parseCorsOrigins, type CorsPolicy } from './cors';
+
 /** Default seconds of silence on a stream before a `: heartbeat` comment is written. */
 export const DEFAULT_HEARTBEAT_SECONDS = 15;
 /** Default reconnection delay sent as the stream's `retry:` field, in milliseconds. */
@@ -36,6 +38,11 @@ export interface Config {
   maxEventBytes: number;
   /** `undefined` when no key is configured: publishing is then refused (fail closed). */
   publishKey: string | undefined;
+  /** Signs subscribe/publish tokens (HS256); `undefined`: no token is accepted. */
+  jwtSecret: string | undefined;
+  /** Signs webhooks; `undefined`: every webhook is refused. */
+  webhookSecret: string | undefined;
+  cors: CorsPolicy;
 }
 
 /** What the Worker and the channel object read from `env`: vars arrive as strings. */
@@ -49,6 +56,9 @@ export interface ConfigEnv {
   IDEMPOTENCY_TTL_SECONDS?: string;
   MAX_EVENT_BYTES?: string;
   PUBLISH_KEY?: string;
+  JWT_SECRET?: string;
+  WEBHOOK_SECRET?: string;
+  CORS_ORIGINS?: string;
 }
 
 /** A configuration value that cannot be used; the message says what to set. */
@@ -68,13 +78,17 @@ function wholeNumber(env: ConfigEnv, name: keyof ConfigEnv, fallback: number, mi
   return value;
 }
 
+/** An empty secret is no secret: what it guards stays closed. */
+function secret(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
 const cache = new WeakMap<object, Config>();
 
 /** Reads and validates the configuration once per `env` object; throws {@link ConfigError}. */
 export function readConfig(env: ConfigEnv): Config {
   const cached = cache.get(env);
   if (cached) return cached;
-  const key = env.PUBLISH_KEY;
   const config: Config = {
     heartbeatMs: wholeNumber(env, 'HEARTBEAT_SECONDS', DEFAULT_HEARTBEAT_SECONDS, 1) * 1000,
     retryMs: wholeNumber(env, 'RETRY_MS', DEFAULT_RETRY_MS, 0),
@@ -84,7 +98,10 @@ export function readConfig(env: ConfigEnv): Config {
     historyMaxAgeMs: wholeNumber(env, 'HISTORY_MAX_AGE_SECONDS', DEFAULT_HISTORY_MAX_AGE_SECONDS, 1) * 1000,
     idempotencyTtlMs: wholeNumber(env, 'IDEMPOTENCY_TTL_SECONDS', DEFAULT_IDEMPOTENCY_TTL_SECONDS, 1) * 1000,
     maxEventBytes: wholeNumber(env, 'MAX_EVENT_BYTES', DEFAULT_MAX_EVENT_BYTES, 1),
-    publishKey: key === undefined || key === '' ? undefined : key,
+    publishKey: secret(env.PUBLISH_KEY),
+    jwtSecret: secret(env.JWT_SECRET),
+    webhookSecret: secret(env.WEBHOOK_SECRET),
+    cors: parseCorsOrigins(env.CORS_ORIGINS),
   };
   cache.set(env, config);
   return config;

@@ -4,12 +4,16 @@
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { requirePublishKey } from './auth';
-import type { Env } from './channel';
+import { getCookie } from 'hono/cookie';
+import { authorize, bearerToken, subscriberToken } from './auth';
+import type { EventInput, Env } from './channel';
 import { ConfigError, MAX_BODY_BYTES, readConfig, type Config } from './config';
+import { cors } from './cors';
 import { HeraldError, errorResponse } from './errors';
 import { parseChannel, parseEventId, parseIdempotencyKey, parseLimit, resumePoint } from './input';
+import type { Right } from './jwt';
 import { fingerprint, parsePublishBody } from './publish';
+import { verifyDelivery } from './webhooks';
 
 export { Channel } from './channel';
 
@@ -21,25 +25,62 @@ app.use(async (c, next) => {
   c.set('config', readConfig(c.env));
   await next();
 });
-
-const publisherOnly = async (c: Context<App>, next: () => Promise<void>): Promise<void> => {
-  await requirePublishKey(c.req.header('Authorization'), c.get('config').publishKey);
-  await next();
-};
+app.use(cors((c) => c.get('config').cors));
 
 function channelOf(c: Context<App>) {
   const name = parseChannel(c.req.param('channel') ?? '');
   return { name, stub: c.env.CHANNEL.get(c.env.CHANNEL.idFromName(name)) };
 }
 
+/**
+ * Publishers authenticate with the Authorization header only: a cookie or URL credential
+ * would let any page a publisher visits publish in their name.
+ */
+function credentialFor(c: Context<App>, right: Right): string | undefined {
+  const bearer = bearerToken(c.req.header('Authorization'));
+  if (right === 'publish') return bearer;
+  return subscriberToken({ bearer, query: c.req.query('token'), cookie: getCookie(c, 'herald_token') });
+}
+
+const requires = (right: Right) => async (c: Context<App>, next: () => Promise<void>): Promise<void> => {
+  const { publishKey, jwtSecret } = c.get('config');
+  await authorize({ channel: parseChannel(c.req.param('channel') ?? ''), right, token: credentialFor(c, right) }, { publishKey, jwtSecret });
+  await next();
+};
+
+const limitBody = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: () => {
+    throw new HeraldError('payload_too_large', `A request body is at most ${MAX_BODY_BYTES} bytes. Split the batch.`);
+  },
+});
+
 /** JSON history for clients that ask for JSON and not for an event stream (API.md). */
 function wantsHistory(accept: string | undefined): boolean {
   return accept !== undefined && accept.includes('application/json') && !accept.includes('text/event-stream');
 }
 
+/** Stores events in the channel and answers as API.md's Publish says, idempotency included. */
+async function publish(c: Context<App>, events: EventInput[], key: string | undefined): Promise<Response> {
+  const { name, stub } = channelOf(c);
+  const idempotency = key === undefined ? undefined : { key, fingerprint: await fingerprint(events) };
+  const outcome = await stub.publish({ channel: name, events, idempotency });
+  switch (outcome.kind) {
+    case 'published':
+      return c.body(outcome.body, 201, { 'Content-Type': 'application/json' });
+    case 'replayed':
+      return c.body(outcome.body, 201, { 'Content-Type': 'application/json', 'Idempotent-Replayed': 'true' });
+    case 'key_reused':
+      throw new HeraldError(
+        'idempotency_key_reused',
+        'This Idempotency-Key was already used on this channel with a different body. Use a new key for a new event.',
+      );
+  }
+}
+
 app.get('/healthz', (c) => c.json({ ok: true }));
 
-app.get('/v1/channels/:channel/events', async (c) => {
+app.get('/v1/channels/:channel/events', requires('subscribe'), async (c) => {
   const { stub } = channelOf(c);
   if (wantsHistory(c.req.header('Accept'))) {
     const afterParam = c.req.query('after');
@@ -56,46 +97,43 @@ app.get('/v1/channels/:channel/events', async (c) => {
   return stub.fetch(url.toString(), { signal: c.req.raw.signal });
 });
 
-app.post(
-  '/v1/channels/:channel/events',
-  publisherOnly,
-  bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new HeraldError('payload_too_large', `A request body is at most ${MAX_BODY_BYTES} bytes. Split the batch.`);
-    },
-  }),
-  async (c) => {
-    const { name, stub } = channelOf(c);
-    const key = parseIdempotencyKey(c.req.header('Idempotency-Key'));
-    const events = parsePublishBody({
-      body: new Uint8Array(await c.req.arrayBuffer()),
-      contentType: c.req.header('Content-Type'),
-      eventParam: c.req.query('event'),
-      maxEventBytes: c.get('config').maxEventBytes,
-    });
-    const idempotency = key === undefined ? undefined : { key, fingerprint: await fingerprint(events) };
-    const outcome = await stub.publish({ channel: name, events, idempotency });
-    switch (outcome.kind) {
-      case 'published':
-        return c.body(outcome.body, 201, { 'Content-Type': 'application/json' });
-      case 'replayed':
-        return c.body(outcome.body, 201, { 'Content-Type': 'application/json', 'Idempotent-Replayed': 'true' });
-      case 'key_reused':
-        throw new HeraldError(
-          'idempotency_key_reused',
-          'This Idempotency-Key was already used on this channel with a different body. Use a new key for a new event.',
-        );
-    }
-  },
-);
+app.post('/v1/channels/:channel/events', requires('publish'), limitBody, async (c) => {
+  channelOf(c);
+  const key = parseIdempotencyKey(c.req.header('Idempotency-Key'));
+  const events = parsePublishBody({
+    body: new Uint8Array(await c.req.arrayBuffer()),
+    contentType: c.req.header('Content-Type'),
+    eventParam: c.req.query('event'),
+    maxEventBytes: c.get('config').maxEventBytes,
+  });
+  return publish(c, events, key);
+});
 
-app.get('/v1/channels/:channel', publisherOnly, async (c) => {
+app.post('/v1/hooks/:channel', limitBody, async (c) => {
+  channelOf(c);
+  const secret = c.get('config').webhookSecret;
+  if (secret === undefined) {
+    throw new HeraldError('auth_not_configured', 'This hub has no WEBHOOK_SECRET, so it accepts no webhook. Set it with `wrangler secret put WEBHOOK_SECRET`.');
+  }
+  const body = new Uint8Array(await c.req.arrayBuffer());
+  const delivery = await verifyDelivery(c.req.raw.headers, body, secret, Math.floor(Date.now() / 1000));
+  // The raw body is the data, whatever its type; ?event= overrides the provider's name.
+  const events = parsePublishBody({
+    body,
+    contentType: undefined,
+    eventParam: c.req.query('event') ?? delivery.event,
+    maxEventBytes: c.get('config').maxEventBytes,
+  });
+  // The provider's delivery id makes its retries idempotent.
+  return publish(c, events, parseIdempotencyKey(delivery.idempotencyKey));
+});
+
+app.get('/v1/channels/:channel', requires('publish'), async (c) => {
   const { name, stub } = channelOf(c);
   return c.json(await stub.info(name));
 });
 
-app.delete('/v1/channels/:channel', publisherOnly, async (c) => {
+app.delete('/v1/channels/:channel', requires('publish'), async (c) => {
   const { stub } = channelOf(c);
   await stub.remove();
   return c.body(null, 204);
@@ -104,6 +142,7 @@ app.delete('/v1/channels/:channel', publisherOnly, async (c) => {
 const ALLOWED: Record<string, string> = {
   '/v1/channels/:channel/events': 'GET, POST',
   '/v1/channels/:channel': 'GET, DELETE',
+  '/v1/hooks/:channel': 'POST',
   '/healthz': 'GET',
 };
 for (const [path, allow] of Object.entries(ALLOWED)) {
@@ -112,7 +151,14 @@ for (const [path, allow] of Object.entries(ALLOWED)) {
   });
 }
 
-app.notFound(() => errorResponse('not_found', 'No such route. See API.md: /v1/channels/{channel}/events, /v1/channels/{channel}, /healthz.'));
+// A path under a channel route that matched none of them has a name with '/' in it, or none.
+for (const prefix of ['/v1/channels/*', '/v1/hooks/*']) {
+  app.all(prefix, () => {
+    throw new HeraldError('invalid_channel', 'A channel name is 1–128 characters from A–Z a–z 0–9 _ - . : ~ @ (no "/").');
+  });
+}
+
+app.notFound(() => errorResponse('not_found', 'No such route. See API.md: /v1/channels/{channel}/events, /v1/channels/{channel}, /v1/hooks/{channel}, /healthz.'));
 
 app.onError((err) => {
   if (err instanceof HeraldError) return err.toResponse();

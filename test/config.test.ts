@@ -14,6 +14,9 @@ describe('readConfig', () => {
       idempotencyTtlMs: 86_400_000,
       maxEventBytes: 65_536,
       publishKey: undefined,
+      jwtSecret: undefined,
+      webhookSecret: undefined,
+      cors: { kind: 'none' },
     });
   });
 
@@ -25,8 +28,12 @@ describe('readConfig', () => {
     expect(config.publishKey).toBe('k');
   });
 
-  it('treats an empty PUBLISH_KEY as none, so publishing fails closed', () => {
-    expect(readConfig({ PUBLISH_KEY: '' }).publishKey).toBeUndefined();
+  it('treats empty secrets as none, so what they guard fails closed', () => {
+    expect(readConfig({ PUBLISH_KEY: '', JWT_SECRET: '', WEBHOOK_SECRET: '' })).toMatchObject({
+      publishKey: undefined,
+      jwtSecret: undefined,
+      webhookSecret: undefined,
+    });
   });
 
   it.each([

@@ -86,8 +86,8 @@ describe('POST /v1/channels/{channel}/events', () => {
     expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="herald"');
   });
 
-  it('fails closed on a hub with no PUBLISH_KEY: 503 auth_not_configured naming the secret', async () => {
-    const bare = { ...env, PUBLISH_KEY: undefined };
+  it('fails closed on a hub with no PUBLISH_KEY or JWT_SECRET: 503 auth_not_configured naming the secret', async () => {
+    const bare = { ...env, PUBLISH_KEY: undefined, JWT_SECRET: undefined };
     const res = await worker.fetch(
       new Request(`${HUB}/v1/channels/${uniqueChannel()}/events`, { method: 'POST', headers: AUTH, body: 'x' }),
       bare,
