@@ -117,7 +117,7 @@ export class Channel extends DurableObject<Env> {
     sub.writer.closed.then(() => this.#drop(sub), () => this.#drop(sub));
     this.#subscribers.add(sub);
     this.#startHeartbeat();
-    this.#write(sub, encodeOpening(this.#config.retryMs));
+    this.#write(sub, encodeOpening(this.#config.retryMs, after === null ? this.#log.lastId : null));
 
     if (after === null) {
       sub.state = 'live';
@@ -264,31 +264,29 @@ export class Channel extends DurableObject<Env> {
     if (this.#subscribers.size === 0) return;
     const frames = events.map(encodeEvent);
     for (const sub of this.#subscribers) {
-      if (sub.state !== 'live') continue;
-      for (const frame of frames) if (!this.#send(sub, frame)) break;
+      if (sub.state !== 'live' || !this.#keepsUp(sub)) continue;
+      for (const frame of frames) this.#write(sub, frame);
     }
   }
 
   /**
-   * Writes unless that would leave more than MAX_BUFFERED_BYTES unsent; such a
-   * subscriber is cut off instead, and resumes from the log when it reconnects.
+   * False, after cutting it off, for a subscriber that still has more than
+   * MAX_BUFFERED_BYTES unsent from earlier writes: it resumes from the log when it
+   * reconnects. Checked before a publish's frames, not after, so a reader that keeps up
+   * is never cut by one batch larger than the limit; the queued frames are the objects
+   * shared by all subscribers, so one subscriber's queue holds at most the limit plus
+   * one publish's frames.
    */
-  #send(sub: Subscriber, bytes: Uint8Array): boolean {
+  #keepsUp(sub: Subscriber): boolean {
     const desired = sub.writer.desiredSize;
-    if (desired === null) {
-      this.#drop(sub);
-      return false;
-    }
-    const unsent = STREAM_HIGH_WATER_BYTES - desired;
-    if (unsent + bytes.byteLength > this.#config.maxBufferedBytes) {
+    if (desired !== null && STREAM_HIGH_WATER_BYTES - desired <= this.#config.maxBufferedBytes) return true;
+    if (desired !== null) {
       // Erroring the stream (not closing it) frees the queued bytes now and makes the
       // client see a broken stream, so EventSource reconnects with its Last-Event-ID.
       void sub.writer.abort(new Error('subscriber too slow: over MAX_BUFFERED_BYTES unsent')).catch(ignore);
-      this.#drop(sub);
-      return false;
     }
-    this.#write(sub, bytes);
-    return true;
+    this.#drop(sub);
+    return false;
   }
 
   #write(sub: Subscriber, bytes: Uint8Array): void {
@@ -322,7 +320,7 @@ export class Channel extends DurableObject<Env> {
     const interval = this.#config.heartbeatMs;
     let next = Infinity;
     for (const sub of this.#subscribers) {
-      if (sub.lastWrite + interval <= now + HEARTBEAT_SLACK_MS) this.#send(sub, HEARTBEAT);
+      if (sub.lastWrite + interval <= now + HEARTBEAT_SLACK_MS && this.#keepsUp(sub)) this.#write(sub, HEARTBEAT);
       if (sub.state !== 'gone') next = Math.min(next, sub.lastWrite + interval);
     }
     if (this.#subscribers.size > 0) this.#scheduleHeartbeat(next - now);

@@ -35,9 +35,15 @@ export function encodeEvent(event: WireEvent): Uint8Array {
 /**
  * The first bytes of every stream: the reconnection delay and a comment, so that
  * `EventSource.onopen` fires before the first event (API.md, "Retry").
+ *
+ * A live-only stream also carries `id:` with the channel's last id (0 before any), in
+ * the same block: with no data it dispatches no event, but it sets the client's last
+ * event id (WHATWG HTML, "dispatch the event", step 1). A client cut off before its
+ * first event then reconnects with `Last-Event-ID` and misses nothing.
  */
-export function encodeOpening(retryMs: number): Uint8Array {
-  return encoder.encode(`retry: ${retryMs}\n: connected\n\n`);
+export function encodeOpening(retryMs: number, liveFrom: number | null): Uint8Array {
+  const id = liveFrom === null ? '' : `id: ${liveFrom}\n`;
+  return encoder.encode(`retry: ${retryMs}\n${id}: connected\n\n`);
 }
 
 /** The keep-alive comment written to a stream that has been silent (API.md, "Heartbeat"). */

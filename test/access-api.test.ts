@@ -14,8 +14,8 @@ const WEBHOOK_SECRET = 'whsec_aGVyYWxkLWRldi13ZWJob29rLXNlY3JldA=='; // .dev.var
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const token = (herald: object, claims: object = {}) => sign({ herald, exp: nowSeconds() + 300, ...claims }, JWT_SECRET, 'HS256');
 
-function withEnv(vars: Record<string, string | undefined>, path: string, init?: RequestInit): Promise<Response> {
-  return worker.fetch(new Request(`${HUB}${path}`, init), { ...env, ...vars }, createExecutionContext());
+async function withEnv(vars: Record<string, string | undefined>, path: string, init?: RequestInit): Promise<Response> {
+  return await worker.fetch(new Request(`${HUB}${path}`, init), { ...env, ...vars }, createExecutionContext());
 }
 
 describe('private channels', () => {

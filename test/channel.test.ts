@@ -41,7 +41,7 @@ describe('DELETE /v1/channels/{channel}', () => {
     const stream = await subscribe(channel);
     const res = await hub(`/v1/channels/${channel}`, { method: 'DELETE', headers: AUTH });
     expect(res.status).toBe(204);
-    expect(await stream.end()).toBe('retry: 2000\n: connected\n\nevent: close\ndata: {"reason":"deleted"}\n\n');
+    expect(await stream.end()).toBe('retry: 2000\nid: 2\n: connected\n\nevent: close\ndata: {"reason":"deleted"}\n\n');
     expect(stream.ended).toBe(true);
     expect(await (await hub(`/v1/channels/${channel}`, { headers: AUTH })).json()).toMatchObject({
       lastEventId: '2',

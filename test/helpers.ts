@@ -97,17 +97,20 @@ export async function subscribe(channel: string, init: RequestInit = {}, query =
 }
 
 /** Parses SSE text with an independent parser (eventsource-parser), never our own. */
-export function parseSse(text: string): { events: EventSourceMessage[]; retry: number[]; comments: string[] } {
+export function parseSse(text: string): { events: EventSourceMessage[]; retry: number[]; comments: string[]; ids: string[] } {
   const events: EventSourceMessage[] = [];
   const retry: number[] = [];
   const comments: string[] = [];
+  const ids: string[] = [];
   const parser = createParser({
     onEvent: (e) => events.push(e),
     onRetry: (ms) => retry.push(ms),
     onComment: (c) => comments.push(c),
+    // Every id the parser takes as the last event id, also from blocks without data.
+    onId: (id) => ids.push(id),
   });
   parser.feed(text);
-  return { events, retry, comments };
+  return { events, retry, comments, ids };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

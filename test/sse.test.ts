@@ -47,14 +47,20 @@ describe('encodeEventText', () => {
 });
 
 describe('control frames', () => {
-  it('opens with the retry field and a comment, dispatching no event', () => {
-    expect(text(encodeOpening(2000))).toBe('retry: 2000\n: connected\n\n');
-    expect(parseSse(text(encodeOpening(2000)))).toEqual({ events: [], retry: [2000], comments: ['connected'] });
+  it('opens a resuming stream with the retry field and a comment, dispatching no event', () => {
+    expect(text(encodeOpening(2000, null))).toBe('retry: 2000\n: connected\n\n');
+    expect(parseSse(text(encodeOpening(2000, null)))).toEqual({ events: [], retry: [2000], comments: ['connected'], ids: [] });
+  });
+
+  it('opens a live-only stream with the last id too, which sets the client\'s id without an event', () => {
+    expect(text(encodeOpening(1500, 42))).toBe('retry: 1500\nid: 42\n: connected\n\n');
+    expect(parseSse(text(encodeOpening(1500, 42)))).toEqual({ events: [], retry: [1500], comments: ['connected'], ids: ['42'] });
+    expect(parseSse(text(encodeOpening(2000, 0))).ids).toEqual(['0']);
   });
 
   it('writes the heartbeat as a comment', () => {
     expect(text(HEARTBEAT)).toBe(': heartbeat\n\n');
-    expect(parseSse(text(HEARTBEAT))).toEqual({ events: [], retry: [], comments: ['heartbeat'] });
+    expect(parseSse(text(HEARTBEAT))).toEqual({ events: [], retry: [], comments: ['heartbeat'], ids: [] });
   });
 
   it('writes gap with string ids and no id field', () => {

@@ -2,7 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { AUTH, errorOf, hub, parseSse, publish, publishIds, subscribe, uniqueChannel } from './helpers';
 
+/** How a resuming stream opens (API.md "Retry"). */
 const OPENING = 'retry: 2000\n: connected\n\n';
+/** How a live-only stream opens: also the channel's last id, so a reconnect misses nothing. */
+const liveOpening = (lastId: number) => `retry: 2000\nid: ${lastId}\n: connected\n\n`;
 
 describe('GET /v1/channels/{channel}/events', () => {
   it('answers 200 with the SSE headers and writes retry and a comment at once', async () => {
@@ -12,7 +15,7 @@ describe('GET /v1/channels/{channel}/events', () => {
     expect(stream.response.headers.get('Content-Type')).toBe('text/event-stream; charset=utf-8');
     expect(stream.response.headers.get('Cache-Control')).toBe('no-cache, no-transform');
     expect(stream.response.headers.get('X-Accel-Buffering')).toBe('no');
-    expect(await stream.until((t) => t.length >= OPENING.length)).toBe(OPENING);
+    expect(await stream.until((t) => t.length >= liveOpening(0).length)).toBe(liveOpening(0));
     await stream.close();
   });
 
@@ -24,7 +27,7 @@ describe('GET /v1/channels/{channel}/events', () => {
     await publish(channel, 'ünï ✓ 🎉', {}, '?event=greeting');
     await publishIds(channel, { data: { total: 3, items: ['x'] }, event: 'order.created' });
     const expected =
-      OPENING +
+      liveOpening(0) +
       'id: 1\ndata: one\n\n' +
       'id: 2\ndata: a\ndata: b\ndata: c\ndata: d\n\n' +
       'id: 3\nevent: greeting\ndata: ünï ✓ 🎉\n\n' +
@@ -46,7 +49,7 @@ describe('GET /v1/channels/{channel}/events', () => {
     await publishIds(channel, 'after');
     const [event] = await stream.events(1);
     expect(event).toEqual({ id: '2', event: undefined, data: 'after' });
-    expect(stream.text).toBe(`${OPENING}id: 2\ndata: after\n\n`);
+    expect(stream.text).toBe(`${liveOpening(1)}id: 2\ndata: after\n\n`);
     await stream.close();
   });
 

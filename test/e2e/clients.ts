@@ -4,7 +4,7 @@
  * matter, a raw `node:http` stream fed to `eventsource-parser`.
  */
 import http from 'node:http';
-import { EventSource } from 'eventsource';
+import { EventSource, type FetchLike } from 'eventsource';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { within } from './hub';
 
@@ -56,8 +56,9 @@ export class Recorder {
   errors = 0;
   readonly #waiters = new Waiters<Received[]>();
 
-  constructor(url: string, types: readonly string[] = ['message']) {
-    this.source = new EventSource(url);
+  /** `fetch` replaces the client's own, e.g. to see or hold its (re)connection requests. */
+  constructor(url: string, types: readonly string[] = ['message'], { fetch }: { fetch?: FetchLike } = {}) {
+    this.source = new EventSource(url, fetch ? { fetch } : undefined);
     for (const type of types) {
       this.source.addEventListener(type, (event: MessageEvent) => {
         this.events.push({ type: event.type, id: event.lastEventId, data: String(event.data) });

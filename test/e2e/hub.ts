@@ -1,5 +1,5 @@
 /**
- * End-to-end harness: runs the real Worker under `wrangler dev` (Node proxy, workerd,
+ * End-to-end harness: runs the real Worker under `wrangler dev` (workerd processes,
  * Durable Objects with SQLite persisted to a directory) and talks to it over loopback.
  *
  * Wrangler is started in its own process group, so `stop()` and `kill()` reach its
@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, cp, mkdtemp, rm, symlink } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,7 +32,7 @@ const KILL_TIMEOUT_MS = 5_000;
 /** Bound on one plain (non-streaming) HTTP request to the hub. */
 const REQUEST_TIMEOUT_MS = 15_000;
 /** Wrangler's output kept for error messages (the tail only). */
-const OUTPUT_KEEP_CHARS = 16_000;
+const OUTPUT_KEEP_CHARS = 64_000;
 
 // ---------------------------------------------------------------- bounded waits
 
@@ -80,6 +80,23 @@ export function tempDir(prefix = 'herald-e2e-'): Promise<string> {
 
 export function removeDir(dir: string): Promise<void> {
   return rm(dir, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/**
+ * A copy of the Worker as it is now (src/, wrangler.toml, .dev.vars) in a temp dir,
+ * with node_modules linked. `wrangler dev` watches its sources and reloads the Worker
+ * when one changes, breaking every open stream: run from a copy, a hub is immune to
+ * edits made to the work tree while the tests run, and a restarted hub runs the same
+ * code as the one before it. Remove it with {@link removeDir}.
+ */
+export async function snapshotApp(): Promise<string> {
+  const dir = await tempDir('herald-e2e-app-');
+  await cp(join(ROOT, 'src'), join(dir, 'src'), { recursive: true });
+  for (const file of ['wrangler.toml', '.dev.vars', 'package.json', 'tsconfig.json']) {
+    if (existsSync(join(ROOT, file))) await copyFile(join(ROOT, file), join(dir, file));
+  }
+  await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return dir;
 }
 
 /** `n` distinct ports that were free on 127.0.0.1 a moment ago (held together, so none repeats). */
@@ -162,6 +179,11 @@ export type PublishBody = { data: unknown; event?: string } | { events: Array<{ 
 export interface HubOptions {
   /** Where Durable Object storage lives; the same directory on restart keeps the channels. */
   persistTo: string;
+  /**
+   * A {@link snapshotApp} directory to run, owned by the caller (give a restarted hub the
+   * one its predecessor ran). Without it the hub snapshots the work tree and owns that copy.
+   */
+  app?: string;
   /** Defaults to a free port. */
   port?: number;
   /** Worker vars, passed as `--var NAME:VALUE` (they override wrangler.toml's). */
@@ -194,6 +216,12 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** Process groups of hubs not yet stopped: if the test process exits without stopping them, they die with it. */
+const running = new Set<number>();
+process.once('exit', () => {
+  for (const pgid of running) signalGroup(pgid, 'SIGKILL');
+});
+
 export class Hub {
   readonly url: string;
   #output = '';
@@ -205,6 +233,10 @@ export class Hub {
     readonly port: number,
     readonly persistTo: string,
     readonly vars: Record<string, string | number>,
+    /** The snapshot of the Worker this hub runs (see {@link snapshotApp}). */
+    readonly app: string,
+    /** True when the hub made `app` itself and removes it once stopped. */
+    readonly ownsApp: boolean,
     inspectorPort: number,
   ) {
     this.url = `http://127.0.0.1:${port}`;
@@ -217,11 +249,11 @@ export class Hub {
       // The inspector defaults to port 9229: a second hub would fail to start on it.
       '--inspector-port', String(inspectorPort),
       '--show-interactive-dev-session=false',
-      '--log-level', 'warn',
+      '--log-level', 'info',
     ];
     for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
     this.#child = spawn(nodeForWrangler(), args, {
-      cwd: ROOT,
+      cwd: app,
       detached: true, // its own process group: one signal reaches workerd as well
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
@@ -238,17 +270,18 @@ export class Hub {
     this.#child.stdout?.on('data', keep);
     this.#child.stderr?.on('data', keep);
     this.#exit = new Promise((resolve) => this.#child.once('exit', () => resolve()));
+    if (this.#child.pid !== undefined) running.add(this.#child.pid);
   }
 
   /**
    * Spawns `wrangler dev` and resolves once GET /healthz answers 200. Rejects after
    * 45 s, or as soon as wrangler exits, with wrangler's output in the message.
    */
-  static async start({ persistTo, port, vars = {} }: HubOptions): Promise<Hub> {
+  static async start({ persistTo, port, vars = {}, app }: HubOptions): Promise<Hub> {
     const [a = 0, b = 0, c = 0] = await freePorts(3);
     const hubPort = port ?? a;
     const inspectorPort = b !== hubPort ? b : c;
-    const hub = new Hub(hubPort, persistTo, { ...vars }, inspectorPort);
+    const hub = new Hub(hubPort, persistTo, { ...vars }, app ?? (await snapshotApp()), app === undefined, inspectorPort);
     try {
       await hub.#waitReady();
       return hub;
@@ -263,6 +296,15 @@ export class Hub {
     return this.#output;
   }
 
+  /** {@link request}, with the tail of wrangler's output in the message of a failed one. */
+  async #request(url: string, init: Parameters<typeof request>[1]): Promise<HttpResult> {
+    try {
+      return await request(url, init);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- wrangler output (tail) ---\n${this.#output.slice(-3_000)}`);
+    }
+  }
+
   async #waitReady(): Promise<void> {
     let exited = false;
     void this.#exit.then(() => (exited = true));
@@ -270,6 +312,10 @@ export class Hub {
     while (Date.now() < deadline) {
       if (exited) {
         throw new Error(`wrangler dev exited (code ${this.#child.exitCode}) before ${this.url}/healthz answered; its output:\n${this.#output}`);
+      }
+      // A failed build or a port in use: wrangler keeps running (watching) but never serves.
+      if (/\[ERROR\]/.test(this.#output)) {
+        throw new Error(`wrangler dev reported an error before ${this.url}/healthz answered; its output:\n${this.#output}`);
       }
       const ok = await new Promise<boolean>((resolve) => {
         const req = http.get(`${this.url}/healthz`, { agent: false }, (res) => {
@@ -298,6 +344,15 @@ export class Hub {
   }
 
   async #end(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    try {
+      await this.#signalAndWait(signal);
+      if (this.#child.pid !== undefined) running.delete(this.#child.pid);
+    } finally {
+      if (this.ownsApp) await removeDir(this.app);
+    }
+  }
+
+  async #signalAndWait(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     const pgid = this.#child.pid;
     if (pgid === undefined) return;
     signalGroup(pgid, signal);
@@ -334,7 +389,7 @@ export class Hub {
   ): Promise<PublishResponse> {
     const json = typeof body !== 'string';
     const url = this.eventsUrl(channel, event === undefined ? {} : { event });
-    const res = await request(url, {
+    const res = await this.#request(url, {
       method: 'POST',
       headers: { ...AUTH, 'Content-Type': json ? 'application/json' : 'text/plain; charset=utf-8', ...headers },
       body: json ? JSON.stringify(body) : body,
@@ -345,7 +400,7 @@ export class Hub {
 
   /** `GET /v1/channels/{channel}` with the publish key. */
   async info(channel: string): Promise<ChannelInfo> {
-    const res = await request(`${this.url}/v1/channels/${channel}`, { headers: { ...AUTH } });
+    const res = await this.#request(`${this.url}/v1/channels/${channel}`, { headers: { ...AUTH } });
     if (res.status !== 200) throw new Error(`GET /v1/channels/${channel} answered ${res.status}: ${res.text}`);
     return JSON.parse(res.text) as ChannelInfo;
   }
@@ -356,7 +411,7 @@ export class Hub {
     if (after !== undefined) query.after = String(after);
     if (limit !== undefined) query.limit = String(limit);
     const url = this.eventsUrl(channel, query);
-    const res = await request(url, { headers: { Accept: 'application/json' } });
+    const res = await this.#request(url, { headers: { Accept: 'application/json' } });
     if (res.status !== 200) throw new Error(`GET ${url} (JSON history) answered ${res.status}: ${res.text}`);
     return JSON.parse(res.text) as HistoryPage;
   }

@@ -32,7 +32,7 @@ describe('heartbeat (HEARTBEAT_SECONDS)', () => {
   it('writes ": heartbeat" to a stream that has been silent', async () => {
     const stream = await subscribe(uniqueChannel());
     const text = await stream.until((t) => t.includes(': heartbeat'), 4000, 'a heartbeat');
-    expect(text).toBe('retry: 2000\n: connected\n\n: heartbeat\n\n');
+    expect(text).toBe('retry: 2000\nid: 0\n: connected\n\n: heartbeat\n\n');
     await stream.close();
   });
 
@@ -134,6 +134,19 @@ describe('retention (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_SECONDS)', () => {
 });
 
 describe('slow subscribers (MAX_BUFFERED_BYTES)', () => {
+  it('does not cut off a reader that keeps up when one batch is larger than the limit', async () => {
+    const channel = uniqueChannel();
+    const stream = await subscribe(channel);
+    const big = 'b'.repeat(40_000);
+    // Two 40 kB events in one publish: 80 kB of frames against a 64 KiB limit.
+    await publishIds(channel, { events: [{ data: big }, { data: big }] });
+    expect((await stream.events(2)).map((e) => e.id)).toEqual(['1', '2']);
+    await publishIds(channel, 'next');
+    expect((await stream.events(3))[2]).toEqual({ id: '3', event: undefined, data: 'next' });
+    expect(stream.ended).toBe(false);
+    await stream.close();
+  });
+
   it('cuts off a reader that stopped, keeps the others going, and the slow one loses nothing on resume', async () => {
     const channel = uniqueChannel();
     const slow = await subscribe(channel);
