@@ -131,3 +131,41 @@ describe('API.md "Publish": 201 is sent only after the event is durable; "IDs" a
     expect(next.ids).toEqual([String(stored.length + 1)]);
   });
 });
+
+describe('API.md "Resume": a live-only EventSource cut off before its first event', () => {
+  it('reconnects with the last id its stream opened with and gets what was published meanwhile', async () => {
+    const setup = await testSetup();
+    const first = await setup.start();
+    const channel = uniqueChannel();
+    for (const n of [1, 2]) await first.publish(channel, `old${n}`);
+    const sent: Array<Record<string, string>> = [];
+    let gate = Promise.resolve();
+    let openGate = (): void => {};
+    const client = new Recorder(first.eventsUrl(channel), ['message'], {
+      fetch: async (url, init) => {
+        sent.push({ ...init.headers });
+        await gate;
+        return fetch(url, init);
+      },
+    });
+    onTestFinished(() => client.close());
+    await client.waitOpen(10_000);
+
+    gate = new Promise((resolve) => (openGate = resolve));
+    await first.stop();
+    await client.waitFor(() => client.errors >= 1, 10_000, 'an error event once the hub stopped');
+    const second = await setup.start({ port: first.port });
+    for (const n of [3, 4]) expect((await second.publish(channel, `new${n}`)).ids).toEqual([String(n)]);
+    openGate();
+
+    await client.waitForCount(2, 20_000);
+    await sleep(300);
+    // Live only at first (no 1, 2), then exactly what it missed while away.
+    expect(client.events).toEqual<Received[]>([
+      { type: 'message', id: '3', data: 'new3' },
+      { type: 'message', id: '4', data: 'new4' },
+    ]);
+    expect(sent[0]!['Last-Event-ID']).toBeUndefined();
+    expect(sent.slice(1).map((headers) => headers['Last-Event-ID'])).toEqual(Array(sent.length - 1).fill('2'));
+  });
+});
