@@ -90,6 +90,9 @@ app.get('/v1/channels/:channel/events', requires('subscribe'), async (c) => {
   // EventSource sends no Last-Event-ID while it has none; an empty one means the same.
   const header = c.req.header('Last-Event-ID') || undefined;
   const from = resumePoint(header, c.req.query('lastEventId'));
+  // Hono answers HEAD with the GET handler and drops the body: don't open a subscription
+  // that nobody would read.
+  if (c.req.method === 'HEAD') return c.body(null, 200, { 'Content-Type': 'text/event-stream; charset=utf-8' });
   const url = new URL('https://channel.herald/subscribe');
   if (from !== null) url.searchParams.set('after', String(from));
   // The object's streaming response goes back as is: no copy, and a client that leaves

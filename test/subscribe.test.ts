@@ -1,4 +1,6 @@
 // API.md "Subscribe": headers, first bytes, live delivery, resume, gap, replay→live handover.
+import { env } from 'cloudflare:workers';
+import { listDurableObjectIds } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { AUTH, errorOf, hub, parseSse, publish, publishIds, subscribe, uniqueChannel } from './helpers';
 
@@ -164,6 +166,15 @@ describe('GET /v1/channels/{channel}/events', () => {
     expect((await streams[3]!.events(1))[0]).toEqual({ id: '1', event: undefined, data: 'y' });
     expect(streams[3]!.text).not.toContain('data: x');
     await Promise.all(streams.map((s) => s.close()));
+  });
+
+  it('answers HEAD without waking the channel', async () => {
+    const channel = uniqueChannel();
+    const res = await hub(`/v1/channels/${channel}/events`, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('Content-Type')).toBe('text/event-stream; charset=utf-8');
+    const id = env.CHANNEL.idFromName(channel);
+    expect((await listDurableObjectIds(env.CHANNEL)).some((other) => other.equals(id))).toBe(false);
   });
 
   it.each([
