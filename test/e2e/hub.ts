@@ -157,19 +157,9 @@ export interface PublishResponse {
   subscribers: number;
 }
 
-export interface ChannelInfo {
-  channel: string;
-  lastEventId: string | null;
-  oldestId: string | null;
-  retained: number;
-  subscribers: number;
-}
-
-export interface HistoryPage {
-  events: Array<{ id: string; event: string; data: string; time: string }>;
-  lastEventId: string | null;
-  oldestId: string | null;
-}
+// The hub's own response types: the tests read what the Worker declares it answers.
+import type { ChannelInfo, HistoryPage } from '../../src/channel';
+export type { ChannelInfo, HistoryPage };
 
 /** A JSON publish body: one event, or a batch of up to 100. */
 export type PublishBody = { data: unknown; event?: string } | { events: Array<{ data: unknown; event?: string }> };

@@ -29,30 +29,46 @@ async function testSetup(): Promise<{ start: (options?: { port?: number }) => Pr
   };
 }
 
+/**
+ * An EventSource whose own fetch is watched: `sent` holds the headers of each
+ * (re)connection, and `hold()` makes reconnections wait until `release()`, so that events
+ * published meanwhile can only arrive by replay.
+ */
+function gatedClient(url: string): { client: Recorder; sent: Array<Record<string, string>>; hold: () => void; release: () => void } {
+  const sent: Array<Record<string, string>> = [];
+  let gate = Promise.resolve();
+  let release = (): void => {};
+  const client = new Recorder(url, ['message'], {
+    fetch: async (target, init) => {
+      sent.push({ ...init.headers });
+      await gate;
+      return fetch(target, init);
+    },
+  });
+  onTestFinished(() => client.close());
+  return {
+    client,
+    sent,
+    hold: () => {
+      gate = new Promise((resolve) => (release = resolve));
+    },
+    release: () => release(),
+  };
+}
+
 describe('API.md "Resume" and "Retry": an EventSource rides out a hub restart by itself', () => {
   it('the same EventSource reconnects after SIGTERM and restart, sends Last-Event-ID: 3, and gets 4 and 5 once, in order', async () => {
     const setup = await testSetup();
     const first = await setup.start();
     const channel = uniqueChannel();
-    // The client's own fetch, watched: what each (re)connection sends, and a gate that
-    // holds reconnections until 4 and 5 are stored, so they can only come by replay.
-    const sent: Array<Record<string, string>> = [];
-    let gate = Promise.resolve();
-    let openGate = (): void => {};
-    const client = new Recorder(first.eventsUrl(channel), ['message'], {
-      fetch: async (url, init) => {
-        sent.push({ ...init.headers });
-        await gate;
-        return fetch(url, init);
-      },
-    });
-    onTestFinished(() => client.close());
+    // Reconnections wait until 4 and 5 are stored, so they can only come by replay.
+    const { client, sent, hold, release } = gatedClient(first.eventsUrl(channel));
 
     await client.waitOpen(10_000);
     for (const n of [1, 2, 3]) expect((await first.publish(channel, `e${n}`)).ids).toEqual([String(n)]);
     await client.waitForCount(3, 10_000);
 
-    gate = new Promise((resolve) => (openGate = resolve));
+    hold();
     await first.stop();
     // The stream broke: EventSource says so with an error event and keeps reconnecting.
     await client.waitFor(() => client.errors >= 1, 10_000, 'an error event once the hub stopped');
@@ -60,7 +76,7 @@ describe('API.md "Resume" and "Retry": an EventSource rides out a hub restart by
 
     const second = await setup.start({ port: first.port });
     for (const n of [4, 5]) expect((await second.publish(channel, `e${n}`)).ids).toEqual([String(n)]);
-    openGate();
+    release();
 
     // retry: 2000 — the client comes back on its own and resumes after id 3.
     await client.waitForCount(5, 20_000);
@@ -138,25 +154,15 @@ describe('API.md "Resume": a live-only EventSource cut off before its first even
     const first = await setup.start();
     const channel = uniqueChannel();
     for (const n of [1, 2]) await first.publish(channel, `old${n}`);
-    const sent: Array<Record<string, string>> = [];
-    let gate = Promise.resolve();
-    let openGate = (): void => {};
-    const client = new Recorder(first.eventsUrl(channel), ['message'], {
-      fetch: async (url, init) => {
-        sent.push({ ...init.headers });
-        await gate;
-        return fetch(url, init);
-      },
-    });
-    onTestFinished(() => client.close());
+    const { client, sent, hold, release } = gatedClient(first.eventsUrl(channel));
     await client.waitOpen(10_000);
 
-    gate = new Promise((resolve) => (openGate = resolve));
+    hold();
     await first.stop();
     await client.waitFor(() => client.errors >= 1, 10_000, 'an error event once the hub stopped');
     const second = await setup.start({ port: first.port });
     for (const n of [3, 4]) expect((await second.publish(channel, `new${n}`)).ids).toEqual([String(n)]);
-    openGate();
+    release();
 
     await client.waitForCount(2, 20_000);
     await sleep(300);
