@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Recorder, idRange, type Received } from './clients';
-import { removeDir, sleep, snapshotApp, startHub, tempDir, uniqueChannel, within, type Hub } from './hub';
+import { removeDir, sleep, snapshotApp, startHub, tempDir, uniqueChannel, until, within, type Hub } from './hub';
 
 /**
  * One test's storage directory and copy of the Worker, shared by the hubs it starts
@@ -31,24 +31,37 @@ async function testSetup(): Promise<{ start: (options?: { port?: number }) => Pr
 
 /**
  * An EventSource whose own fetch is watched: `sent` holds the headers of each
- * (re)connection, and `hold()` makes reconnections wait until `release()`, so that events
- * published meanwhile can only arrive by replay.
+ * (re)connection, `received()` the stream text so far, and `hold()` makes reconnections
+ * wait until `release()`, so that events published meanwhile can only arrive by replay.
  */
-function gatedClient(url: string): { client: Recorder; sent: Array<Record<string, string>>; hold: () => void; release: () => void } {
+function gatedClient(url: string) {
   const sent: Array<Record<string, string>> = [];
+  let text = '';
   let gate = Promise.resolve();
   let release = (): void => {};
   const client = new Recorder(url, ['message'], {
     fetch: async (target, init) => {
       sent.push({ ...init.headers });
       await gate;
-      return fetch(target, init);
+      const res = await fetch(target, init);
+      if (!res.body) return res;
+      const decoder = new TextDecoder();
+      const watched = res.body.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            text += decoder.decode(chunk, { stream: true });
+            controller.enqueue(chunk);
+          },
+        }),
+      );
+      return new Response(watched, res);
     },
   });
   onTestFinished(() => client.close());
   return {
     client,
     sent,
+    received: () => text,
     hold: () => {
       gate = new Promise((resolve) => (release = resolve));
     },
@@ -154,8 +167,10 @@ describe('API.md "Resume": a live-only EventSource cut off before its first even
     const first = await setup.start();
     const channel = uniqueChannel();
     for (const n of [1, 2]) await first.publish(channel, `old${n}`);
-    const { client, sent, hold, release } = gatedClient(first.eventsUrl(channel));
+    const { client, sent, received, hold, release } = gatedClient(first.eventsUrl(channel));
     await client.waitOpen(10_000);
+    // The stream's first block carries the channel's last id; stop only once it is here.
+    await until(() => received().includes('id: 2\n'), 10_000, 'the opening block', { describe: received });
 
     hold();
     await first.stop();
