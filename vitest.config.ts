@@ -20,14 +20,14 @@ export default defineConfig({
                 HEARTBEAT_SECONDS: '1',
                 MAX_SUBSCRIBERS: '3',
                 HISTORY_MAX_EVENTS: '5',
-                HISTORY_MAX_AGE_SECONDS: '2',
+                HISTORY_MAX_AGE_SECONDS: '3',
                 IDEMPOTENCY_TTL_SECONDS: '2',
                 MAX_BUFFERED_BYTES: '65536',
               },
             },
           }),
         ],
-        test: { name: 'limits', include: ['test/limits/**/*.test.ts'] },
+        test: { name: 'limits', include: ['test/limits/**/*.test.ts'], testTimeout: 15_000 },
       },
       {
         // End-to-end tests: Node starts the real Worker and talks to it with real clients.

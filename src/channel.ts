@@ -1,5 +1,5 @@
 /**
- * The Durable Object that owns one channel: its subscribers' stream writers, the id
+ * The Durable Object that owns one channel: its subscribers' streams, the id
  * sequence and replay log (through {@link EventLog}), heartbeats and retention.
  * Protocol work lives in sse.ts and log.ts; this class only wires them to streams.
  */
@@ -7,7 +7,8 @@ import { DurableObject } from 'cloudflare:workers';
 import { readConfig, type Config, type ConfigEnv } from './config';
 import { errorResponse } from './errors';
 import { EventLog, type StoredEvent } from './log';
-import { HEARTBEAT, encodeClose, encodeEvent, encodeGap, encodeOpening, idText } from './sse';
+import { HEARTBEAT, encodeClose, encodeEvent, encodeEvents, encodeGap, encodeOpening, idText } from './sse';
+import { Subscriber } from './subscriber';
 
 export interface Env extends ConfigEnv {
   CHANNEL: DurableObjectNamespace<Channel>;
@@ -47,27 +48,16 @@ export interface HistoryPage {
 }
 
 /**
- * `replaying`: catching up from the log at the pace of its reader, not yet sent live
- * events; `live`: gets every publish as it happens; `gone`: removed, never written again.
- */
-type SubscriberState = 'replaying' | 'live' | 'gone';
-
-interface Subscriber {
-  readonly writer: WritableStreamDefaultWriter<Uint8Array>;
-  state: SubscriberState;
-  /** When bytes were last written, for heartbeats (ms since the epoch). */
-  lastWrite: number;
-}
-
-/**
- * Bytes a subscriber's stream takes before `writer.ready` waits: replay writes stop
- * here until the reader takes them, so a long backlog never sits in memory at once.
+ * Bytes a subscriber's stream queues before the runtime stops asking for more: replay
+ * fills up to here, so a long backlog never sits in memory at once.
  */
 const STREAM_HIGH_WATER_BYTES = 64 * 1024;
-/** Rows read from the log per replay step. */
+/** Rows read from the log per replay step (read lazily: rows not sent are not read). */
 const REPLAY_BATCH = 100;
 /** A heartbeat due this close to a timer firing is sent now rather than by another timer. */
 const HEARTBEAT_SLACK_MS = 100;
+/** A JSON history page stops past this many bytes of data (RPC results are limited to 32 MiB). */
+const HISTORY_PAGE_BYTES = 4 * 1024 * 1024;
 
 const SSE_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -76,7 +66,6 @@ const SSE_HEADERS = {
   'X-Accel-Buffering': 'no',
 } as const;
 
-const ignore = (): void => {};
 
 export class Channel extends DurableObject<Env> {
   readonly #config: Config;
@@ -89,7 +78,7 @@ export class Channel extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#config = readConfig(env);
-    this.#log = new EventLog(ctx.storage.sql);
+    this.#log = new EventLog(ctx.storage);
     void ctx.blockConcurrencyWhile(async () => {
       this.#alarmAt = await ctx.storage.getAlarm();
     });
@@ -108,58 +97,43 @@ export class Channel extends DurableObject<Env> {
       );
     }
     this.#prune();
-    const stream = new TransformStream<Uint8Array, Uint8Array>(
-      undefined,
-      new ByteLengthQueuingStrategy({ highWaterMark: STREAM_HIGH_WATER_BYTES }),
+    const sub = new Subscriber(
+      { pull: (s) => this.#replay(s), cancel: (s) => this.#drop(s) },
+      STREAM_HIGH_WATER_BYTES,
+      after === null ? 'live' : 'replaying',
+      after ?? 0,
     );
-    const sub: Subscriber = { writer: stream.writable.getWriter(), state: 'replaying', lastWrite: 0 };
-    // A reader that went away errors the stream: that, not an event, is how we learn it.
-    sub.writer.closed.then(() => this.#drop(sub), () => this.#drop(sub));
     this.#subscribers.add(sub);
-    this.#startHeartbeat();
-    this.#write(sub, encodeOpening(this.#config.retryMs, after === null ? this.#log.lastId : null));
-
-    if (after === null) {
-      sub.state = 'live';
-    } else {
-      let cursor = after;
-      if (after > this.#log.lastId) {
-        // An id we never issued: say so, then send everything retained (API.md, "Gap").
-        this.#write(sub, this.#gapAfter(after));
-        cursor = 0;
-      }
-      // Runs synchronously up to its first wait, so the first rows are read in this turn.
-      void this.#replay(sub, cursor);
+    if (this.#heartbeat === undefined) this.#scheduleHeartbeat(this.#config.heartbeatMs);
+    sub.send(encodeOpening(this.#config.retryMs, after === null ? this.#log.lastId : null));
+    if (after !== null && after > this.#log.lastId) {
+      // An id we never issued: say so, then send everything retained (API.md, "Gap").
+      sub.send(this.#gapAfter(after));
+      sub.cursor = 0;
     }
-    return new Response(stream.readable, { status: 200, headers: SSE_HEADERS });
+    // The first rows are read in this turn, with no await since the subscriber was added.
+    sub.start();
+    return new Response(sub.stream, { status: 200, headers: SSE_HEADERS });
   }
 
   /**
-   * Sends the log after `cursor` in batches, waiting for the reader between writes, and
-   * turns the subscriber live in the same synchronous turn as the read that found
-   * nothing more: no event falls between replay and live, and none comes twice.
+   * Sends the log after the subscriber's cursor while its queue has room, and turns it
+   * live in the same synchronous turn as the read that found nothing more: no event falls
+   * between replay and live, and none comes twice. Called again (by `pull`) each time the
+   * reader has taken what was queued.
    */
-  async #replay(sub: Subscriber, cursor: number): Promise<void> {
-    try {
-      for (;;) {
-        if (sub.state !== 'replaying') return;
-        if (this.#isMissingAfter(cursor)) {
-          this.#write(sub, this.#gapAfter(cursor));
-        }
-        const batch = this.#log.after(cursor, REPLAY_BATCH);
-        if (batch.length === 0) {
-          sub.state = 'live';
-          return;
-        }
-        for (const event of batch) {
-          this.#write(sub, encodeEvent(event));
-          cursor = event.id;
-          if ((sub.writer.desiredSize ?? 0) <= 0) await sub.writer.ready;
-          if (sub.state !== 'replaying') return;
-        }
+  #replay(sub: Subscriber): void {
+    while (sub.state === 'replaying' && sub.wantsMore) {
+      if (this.#isMissingAfter(sub.cursor)) sub.send(this.#gapAfter(sub.cursor));
+      let sent = 0;
+      for (const event of this.#log.after(sub.cursor, REPLAY_BATCH)) {
+        // At least one event per step, so that a gap is never sent twice for one cursor.
+        if (sent > 0 && !sub.wantsMore) return;
+        if (!sub.send(encodeEvent(event))) return;
+        sub.cursor = event.id;
+        sent++;
       }
-    } catch {
-      this.#drop(sub);
+      if (sent === 0) sub.state = 'live';
     }
   }
 
@@ -186,18 +160,21 @@ export class Channel extends DurableObject<Env> {
           : { kind: 'key_reused' };
       }
     }
-    // No await from here to the return: the inserts commit as one transaction, and the
-    // output gate holds the frames and the reply until that transaction is durable.
-    const stored = this.#log.append(input.events, now);
-    const body = JSON.stringify({
-      channel: input.channel,
-      ids: stored.map((e) => String(e.id)),
-      subscribers: this.#subscribers.size,
+    // No await from here to the return, and one transaction: all of a batch is stored or
+    // none, and the output gate holds the frames and the reply until it is durable.
+    const { stored, body } = this.#log.transaction(() => {
+      const events = this.#log.append(input.events, now);
+      const response = JSON.stringify({
+        channel: input.channel,
+        ids: events.map((e) => String(e.id)),
+        subscribers: this.#subscribers.size,
+      });
+      if (idempotency) {
+        this.#log.remember(idempotency.key, { fingerprint: idempotency.fingerprint, response }, now + this.#config.idempotencyTtlMs);
+      }
+      this.#log.trim(this.#config.historyMaxEvents);
+      return { stored: events, body: response };
     });
-    if (idempotency) {
-      this.#log.remember(idempotency.key, { fingerprint: idempotency.fingerprint, response: body }, now + this.#config.idempotencyTtlMs);
-    }
-    this.#log.trim(this.#config.historyMaxEvents);
     this.#ensureAlarm(Math.min(now + this.#config.historyMaxAgeMs, idempotency ? now + this.#config.idempotencyTtlMs : Infinity));
     this.#broadcast(stored);
     return { kind: 'published', body };
@@ -217,7 +194,7 @@ export class Channel extends DurableObject<Env> {
   history(after: number, limit: number): HistoryPage {
     this.#prune();
     return {
-      events: this.#log.after(after, limit).map((e) => ({
+      events: this.#log.page(after, limit, HISTORY_PAGE_BYTES).map((e) => ({
         id: String(e.id),
         event: e.event,
         data: e.data,
@@ -233,8 +210,8 @@ export class Channel extends DurableObject<Env> {
     this.#log.close();
     const close = encodeClose('deleted');
     for (const sub of this.#subscribers) {
-      if (sub.state !== 'gone') void sub.writer.write(close).catch(ignore);
-      void sub.writer.close().catch(ignore);
+      sub.send(close);
+      sub.end();
       this.#drop(sub);
     }
   }
@@ -256,43 +233,34 @@ export class Channel extends DurableObject<Env> {
   #ensureAlarm(at: number): void {
     if (this.#alarmAt !== null && this.#alarmAt <= at) return;
     this.#alarmAt = at;
-    void this.ctx.storage.setAlarm(at);
+    this.ctx.storage.setAlarm(at).catch((err: unknown) => {
+      // The alarm is only a backstop: reads prune too. Forget it so the next write retries.
+      this.#alarmAt = null;
+      console.error('setting the retention alarm failed', err);
+    });
   }
 
-  /** One encoding per event, the same bytes to every live subscriber; none is awaited. */
+  /** The publish encoded once, as one chunk, queued to every live subscriber; none is awaited. */
   #broadcast(events: readonly StoredEvent[]): void {
     if (this.#subscribers.size === 0) return;
-    const frames = events.map(encodeEvent);
+    const chunk = encodeEvents(events);
     for (const sub of this.#subscribers) {
-      if (sub.state !== 'live' || !this.#keepsUp(sub)) continue;
-      for (const frame of frames) this.#write(sub, frame);
+      if (sub.state === 'live' && this.#keepsUp(sub)) sub.send(chunk);
     }
   }
 
   /**
    * False, after cutting it off, for a subscriber that still has more than
    * MAX_BUFFERED_BYTES unsent from earlier writes: it resumes from the log when it
-   * reconnects. Checked before a publish's frames, not after, so a reader that keeps up
-   * is never cut by one batch larger than the limit; the queued frames are the objects
-   * shared by all subscribers, so one subscriber's queue holds at most the limit plus
-   * one publish's frames.
+   * reconnects. Checked before a publish's chunk, not after, so a reader that keeps up is
+   * never cut by one batch larger than the limit; the chunk is one object shared by all
+   * subscribers, so a queue holds at most the limit plus one publish.
    */
   #keepsUp(sub: Subscriber): boolean {
-    const desired = sub.writer.desiredSize;
-    if (desired !== null && STREAM_HIGH_WATER_BYTES - desired <= this.#config.maxBufferedBytes) return true;
-    if (desired !== null) {
-      // Erroring the stream (not closing it) frees the queued bytes now and makes the
-      // client see a broken stream, so EventSource reconnects with its Last-Event-ID.
-      void sub.writer.abort(new Error('subscriber too slow: over MAX_BUFFERED_BYTES unsent')).catch(ignore);
-    }
+    if (sub.unsent <= this.#config.maxBufferedBytes) return true;
+    sub.cut('subscriber too slow: over MAX_BUFFERED_BYTES unsent');
     this.#drop(sub);
     return false;
-  }
-
-  #write(sub: Subscriber, bytes: Uint8Array): void {
-    sub.lastWrite = Date.now();
-    // A failed write also rejects writer.closed, which drops the subscriber.
-    void sub.writer.write(bytes).catch(ignore);
   }
 
   #drop(sub: Subscriber): void {
@@ -305,23 +273,26 @@ export class Channel extends DurableObject<Env> {
   }
 
   /** One timer for the whole channel, running only while someone is subscribed. */
-  #startHeartbeat(): void {
-    if (this.#heartbeat === undefined) this.#scheduleHeartbeat(this.#config.heartbeatMs);
-  }
-
   #scheduleHeartbeat(delay: number): void {
     this.#heartbeat = setTimeout(() => this.#beat(), Math.max(delay, HEARTBEAT_SLACK_MS));
   }
 
-  /** Writes `: heartbeat` to every stream silent for HEARTBEAT_SECONDS; those writes find dead readers. */
+  /**
+   * Writes `: heartbeat` to every stream silent for HEARTBEAT_SECONDS; those writes are
+   * also what finds readers that went away. A stream with bytes still queued is not
+   * silent, only slow: a live one is checked against the buffer limit instead.
+   */
   #beat(): void {
     this.#heartbeat = undefined;
     const now = Date.now();
     const interval = this.#config.heartbeatMs;
     let next = Infinity;
     for (const sub of this.#subscribers) {
-      if (sub.lastWrite + interval <= now + HEARTBEAT_SLACK_MS && this.#keepsUp(sub)) this.#write(sub, HEARTBEAT);
-      if (sub.state !== 'gone') next = Math.min(next, sub.lastWrite + interval);
+      if (sub.lastWrite + interval <= now + HEARTBEAT_SLACK_MS) {
+        if (sub.state === 'live' && !this.#keepsUp(sub)) continue;
+        if (sub.unsent > 0 || !sub.send(HEARTBEAT)) sub.lastWrite = now;
+      }
+      next = Math.min(next, sub.lastWrite + interval);
     }
     if (this.#subscribers.size > 0) this.#scheduleHeartbeat(next - now);
   }

@@ -29,10 +29,11 @@ type Row = Record<string, SqlStorageValue>;
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
     event TEXT NOT NULL,
-    data TEXT NOT NULL,
-    time INTEGER NOT NULL
+    data TEXT NOT NULL
   );
+  CREATE INDEX IF NOT EXISTS events_time ON events (time);
   CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -47,11 +48,30 @@ const SCHEMA = `
 `;
 
 export class EventLog {
-  #lastId: number;
-  #closed: boolean;
+  readonly sql: SqlStorage;
+  #lastId = 0;
+  #closed = false;
 
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(SCHEMA);
+  constructor(private readonly storage: DurableObjectStorage) {
+    this.sql = storage.sql;
+    this.sql.exec(SCHEMA);
+    this.#load();
+  }
+
+  /**
+   * Runs `fn` as one transaction: all of it is stored or none. If it throws, the
+   * in-memory sequence is read back from storage, so no id is skipped or reused.
+   */
+  transaction<T>(fn: () => T): T {
+    try {
+      return this.storage.transactionSync(fn);
+    } catch (err) {
+      this.#load();
+      throw err;
+    }
+  }
+
+  #load(): void {
     this.#lastId = this.#meta('last_id');
     this.#closed = this.#meta('closed') === 1;
   }
@@ -77,18 +97,20 @@ export class EventLog {
     return row ? row.id : null;
   }
 
-  /** How many events are retained. */
+  /** How many events are retained: the log only ever loses a prefix, so its ids are contiguous. */
   retained(): number {
-    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM events').one().n;
+    const oldest = this.oldestId();
+    return oldest === null ? 0 : this.#lastId - oldest + 1;
   }
 
   /** Stores events with the next ids and reopens a closed channel. */
   append(events: ReadonlyArray<{ event: string; data: string }>, time: number): StoredEvent[] {
-    const stored = events.map(({ event, data }) => {
-      const id = ++this.#lastId;
-      this.sql.exec('INSERT INTO events (id, event, data, time) VALUES (?, ?, ?, ?)', id, event, data, time);
+    const stored = events.map(({ event, data }, i) => {
+      const id = this.#lastId + i + 1;
+      this.sql.exec('INSERT INTO events (id, time, event, data) VALUES (?, ?, ?, ?)', id, time, event, data);
       return { id, event, data, time };
     });
+    this.#lastId += stored.length;
     this.#setMeta('last_id', this.#lastId);
     if (this.#closed) {
       this.#closed = false;
@@ -97,11 +119,28 @@ export class EventLog {
     return stored;
   }
 
-  /** Up to `limit` retained events with ids larger than `after`, oldest first. */
-  after(after: number, limit: number): StoredEvent[] {
-    return this.sql
-      .exec<Row>('SELECT id, event, data, time FROM events WHERE id > ? ORDER BY id LIMIT ?', after, limit)
-      .toArray() as unknown as StoredEvent[];
+  /** Up to `limit` retained events with ids larger than `after`, oldest first, read as iterated. */
+  after(after: number, limit: number): Iterable<StoredEvent> {
+    return this.sql.exec<Row>(
+      'SELECT id, event, data, time FROM events WHERE id > ? ORDER BY id LIMIT ?',
+      after,
+      limit,
+    ) as unknown as Iterable<StoredEvent>;
+  }
+
+  /**
+   * Like {@link after}, but stops once the data passes `maxBytes` (UTF-16 code units, a
+   * cheap bound): at least one event, so a reader always moves on.
+   */
+  page(after: number, limit: number, maxBytes: number): StoredEvent[] {
+    const page: StoredEvent[] = [];
+    let size = 0;
+    for (const event of this.after(after, limit)) {
+      size += event.data.length;
+      if (page.length > 0 && size > maxBytes) break;
+      page.push(event);
+    }
+    return page;
   }
 
   /** Keeps only the newest `maxEvents` events: cheap enough for every publish (a key range). */
@@ -115,14 +154,14 @@ export class EventLog {
    */
   prune({ maxEvents, maxAgeMs }: Retention, now: number): number | null {
     this.trim(maxEvents);
-    // Ids grow with time, so the age limit is also an id range: the rows up to the
-    // newest expired one.
+    // Ids grow with time, so the age limit also cuts a prefix: the rows up to the newest
+    // expired one (found through the time index), keeping the ids contiguous.
     this.sql.exec(
       'DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events WHERE time <= ?)',
       now - maxAgeMs,
     );
     this.sql.exec('DELETE FROM idempotency WHERE expires <= ?', now);
-    const oldest = this.sql.exec<{ t: number | null }>('SELECT MIN(time) AS t FROM events').one().t;
+    const oldest = this.sql.exec<{ t: number }>('SELECT time AS t FROM events ORDER BY id LIMIT 1').toArray()[0]?.t ?? null;
     const key = this.sql.exec<{ t: number | null }>('SELECT MIN(expires) AS t FROM idempotency').one().t;
     const times = [oldest === null ? null : oldest + maxAgeMs, key].filter((t): t is number => t !== null);
     return times.length ? Math.min(...times) : null;

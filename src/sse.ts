@@ -32,6 +32,11 @@ export function encodeEvent(event: WireEvent): Uint8Array {
   return encoder.encode(encodeEventText(event));
 }
 
+/** Several events as one chunk: a batch is queued to each subscriber in one piece. */
+export function encodeEvents(events: readonly WireEvent[]): Uint8Array {
+  return encoder.encode(events.map(encodeEventText).join(''));
+}
+
 /**
  * The first bytes of every stream: the reconnection delay and a comment, so that
  * `EventSource.onopen` fires before the first event (API.md, "Retry").

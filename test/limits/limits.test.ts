@@ -1,5 +1,5 @@
 // API.md limits, with the small values set for this project in vitest.config.ts:
-// HEARTBEAT_SECONDS=1, MAX_SUBSCRIBERS=3, HISTORY_MAX_EVENTS=5, HISTORY_MAX_AGE_SECONDS=2,
+// HEARTBEAT_SECONDS=1, MAX_SUBSCRIBERS=3, HISTORY_MAX_EVENTS=5, HISTORY_MAX_AGE_SECONDS=3,
 // IDEMPOTENCY_TTL_SECONDS=2, MAX_BUFFERED_BYTES=65536.
 import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
@@ -94,7 +94,7 @@ describe('retention (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_SECONDS)', () => {
   it('drops events older than the maximum age: gap with oldestId null', async () => {
     const channel = uniqueChannel();
     await publishIds(channel, { events: [{ data: 'a' }, { data: 'b' }] });
-    await sleep(2100);
+    await sleep(3100);
     expect(await info(channel)).toMatchObject({ lastEventId: '2', oldestId: null, retained: 0 });
     const stream = await subscribe(channel, {}, '?lastEventId=1');
     expect(await stream.events(1)).toEqual([
@@ -134,6 +134,20 @@ describe('retention (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_SECONDS)', () => {
 });
 
 describe('slow subscribers (MAX_BUFFERED_BYTES)', () => {
+  it('paces replay by the reader: a reader that pauses longer than a heartbeat is not cut and gets the whole backlog', async () => {
+    const channel = uniqueChannel();
+    const data = 'r'.repeat(60_000);
+    // 5 × 60 kB retained: about 300 kB of replay against a 64 KiB buffer limit.
+    await publishIds(channel, { events: Array.from({ length: 5 }, () => ({ data })) });
+    const stream = await subscribe(channel, {}, '?lastEventId=0');
+    await sleep(1500); // past a heartbeat without reading a byte (and within the 3 s age limit)
+    expect((await info(channel)).subscribers).toBe(1);
+    const events = await stream.events(5, 5000);
+    expect(events.map((e) => [e.id, e.data.length])).toEqual([1, 2, 3, 4, 5].map((id) => [String(id), 60_000]));
+    expect(stream.ended).toBe(false);
+    await stream.close();
+  });
+
   it('does not cut off a reader that keeps up when one batch is larger than the limit', async () => {
     const channel = uniqueChannel();
     const stream = await subscribe(channel);
