@@ -30,16 +30,10 @@ const STATUS = {
 } as const;
 
 export type ErrorCode = keyof typeof STATUS;
-export type ErrorStatus = (typeof STATUS)[ErrorCode];
-
-export function statusOf(code: ErrorCode): ErrorStatus {
-  return STATUS[code];
-}
 
 /** The JSON error body of API.md; `message` says what was wrong and how to fix it. */
 export function errorResponse(code: ErrorCode, message: string, headers?: HeadersInit): Response {
-  const response = Response.json({ error: { code, message } }, { status: STATUS[code], headers });
-  return response;
+  return Response.json({ error: { code, message } }, { status: STATUS[code], headers });
 }
 
 /** A failure that already knows its answer. Thrown by handlers, answered by `onError`. */

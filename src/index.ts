@@ -96,12 +96,11 @@ app.get('/v1/channels/:channel/events', requires('subscribe'), async (c) => {
   const url = new URL('https://channel.herald/subscribe');
   if (from !== null) url.searchParams.set('after', String(from));
   // The object's streaming response goes back as is: no copy, and a client that leaves
-  // cancels it inside the object.
-  return stub.fetch(url.toString(), { signal: c.req.raw.signal });
+  // cancels the stream inside the object.
+  return stub.fetch(url.toString());
 });
 
 app.post('/v1/channels/:channel/events', requires('publish'), limitBody, async (c) => {
-  channelOf(c);
   const key = parseIdempotencyKey(c.req.header('Idempotency-Key'));
   const events = parsePublishBody({
     body: new Uint8Array(await c.req.arrayBuffer()),
@@ -113,7 +112,7 @@ app.post('/v1/channels/:channel/events', requires('publish'), limitBody, async (
 });
 
 app.post('/v1/hooks/:channel', limitBody, async (c) => {
-  channelOf(c);
+  parseChannel(c.req.param('channel'));
   const secret = c.get('config').webhookSecret;
   if (secret === undefined) {
     throw new HeraldError('auth_not_configured', 'This hub has no WEBHOOK_SECRET, so it accepts no webhook. Set it with `wrangler secret put WEBHOOK_SECRET`.');

@@ -7,10 +7,12 @@ import { HeraldError } from './errors';
 
 /** Standard Webhooks refuses timestamps further than this from now (5 minutes). */
 export const TIMESTAMP_TOLERANCE_SECONDS = 5 * 60;
+/** Signatures checked in one `webhook-signature` header: enough for key rotation, and a
+ * bound on the work an unsigned request can cause. */
+export const MAX_SIGNATURES = 5;
 
 /** What a verified delivery tells about the event, from the provider's headers. */
 export interface Delivery {
-  provider: 'github' | 'standard';
   /** The event name the provider gives (GitHub's X-GitHub-Event), if any. */
   event: string | undefined;
   /** The provider's delivery id: a retry of the same delivery carries it again. */
@@ -24,8 +26,8 @@ function refuse(message: string): never {
   throw new HeraldError('invalid_signature', message, CHALLENGE);
 }
 
-function hmacKey(raw: Uint8Array): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+function hmacKey(raw: Uint8Array, use: 'sign' | 'verify'): Promise<CryptoKey> {
+  return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [use]);
 }
 
 function hexBytes(hex: string): Uint8Array | undefined {
@@ -52,11 +54,10 @@ export async function verifyDelivery(headers: Headers, body: Uint8Array, secret:
     const signature = github.startsWith('sha256=') ? hexBytes(github.slice(7)) : undefined;
     if (!signature) refuse('X-Hub-Signature-256 must be sha256=<64 hex digits>.');
     // GitHub keys the HMAC with the secret string as configured.
-    if (!(await crypto.subtle.verify('HMAC', await hmacKey(encoder.encode(secret)), signature, body))) {
+    if (!(await crypto.subtle.verify('HMAC', await hmacKey(encoder.encode(secret), 'verify'), signature, body))) {
       refuse('X-Hub-Signature-256 does not match the body and WEBHOOK_SECRET.');
     }
     return {
-      provider: 'github',
       event: headers.get('X-GitHub-Event') ?? undefined,
       idempotencyKey: headers.get('X-GitHub-Delivery') ?? undefined,
     };
@@ -74,14 +75,16 @@ export async function verifyDelivery(headers: Headers, body: Uint8Array, secret:
     // Standard Webhooks secrets are `whsec_<base64 key>`; the key is the decoded part.
     const key = secret.startsWith('whsec_') ? base64Bytes(secret.slice(6)) : undefined;
     if (!key || key.byteLength === 0) refuse('This hub\'s WEBHOOK_SECRET is not a whsec_<base64> secret, so it cannot check Standard Webhooks.');
-    const cryptoKey = await hmacKey(key);
-    const signed = concat(encoder.encode(`${id}.${timestamp}.`), body);
-    // The header may list several space-separated signatures (key rotation): one match suffices.
-    for (const entry of signatures.split(' ')) {
+    const entries = signatures.split(' ').filter(Boolean);
+    if (entries.length > MAX_SIGNATURES) refuse(`webhook-signature lists more than ${MAX_SIGNATURES} signatures.`);
+    // One MAC, computed once; each listed signature is compared with it in constant time.
+    const expected = await crypto.subtle.sign('HMAC', await hmacKey(key, 'sign'), concat(encoder.encode(`${id}.${timestamp}.`), body));
+    // The header may list several signatures (key rotation): one match suffices.
+    for (const entry of entries) {
       const [version, value] = entry.split(',', 2);
       const signature = version === 'v1' && value !== undefined ? base64Bytes(value) : undefined;
-      if (signature && (await crypto.subtle.verify('HMAC', cryptoKey, signature, signed))) {
-        return { provider: 'standard', event: undefined, idempotencyKey: id };
+      if (signature && signature.byteLength === expected.byteLength && crypto.subtle.timingSafeEqual(signature, expected)) {
+        return { event: undefined, idempotencyKey: id };
       }
     }
     refuse('No v1 signature in webhook-signature matches the body and WEBHOOK_SECRET.');

@@ -68,6 +68,11 @@ describe('verifyToken', () => {
     expect(error.message).toContain(why);
   });
 
+  it('accepts a token whose iat is a little ahead of the hub\'s clock', async () => {
+    const token = await sign({ herald: { publish: ['x'] }, iat: now() + 5, exp: now() + 60 }, SECRET, 'HS256');
+    expect(await verifyToken(token, SECRET)).toEqual({ publish: ['x'], subscribe: [] });
+  });
+
   it('refuses alg: none', async () => {
     const token = `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ herald: { publish: ['*'] } })}.`;
     expect((await failure(verifyToken(token, SECRET))).code).toBe('invalid_token');

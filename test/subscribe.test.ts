@@ -233,6 +233,21 @@ describe('JSON history (Accept: application/json)', () => {
     expect(next.events.map((e) => [e.id, e.data])).toEqual([['101', 'last']]);
   });
 
+  it('stops a page at 4 MiB of data, so a large log can still be read page by page', async () => {
+    const channel = uniqueChannel();
+    const data = 'h'.repeat(60_000);
+    for (let i = 0; i < 8; i++) await publishIds(channel, { events: Array.from({ length: 10 }, () => ({ data })) });
+    const read = async (after: number) =>
+      (await (await hub(`/v1/channels/${channel}/events?after=${after}&limit=1000`, { headers: { Accept: 'application/json' } })).json()) as {
+        events: Array<{ id: string }>;
+      };
+    const first = await read(0);
+    // 69 × 60 000 characters is the most that stays under 4 MiB.
+    expect(first.events.map((e) => Number(e.id))).toEqual(Array.from({ length: 69 }, (_, i) => i + 1));
+    const second = await read(69);
+    expect(second.events.map((e) => Number(e.id))).toEqual(Array.from({ length: 11 }, (_, i) => i + 70));
+  });
+
   it('answers an unused channel with no events and null ids', async () => {
     const res = await hub(`/v1/channels/${uniqueChannel()}/events`, { headers: { Accept: 'application/json' } });
     expect(await res.json()).toEqual({ events: [], lastEventId: null, oldestId: null });

@@ -38,7 +38,6 @@ describe('GitHub (X-Hub-Signature-256)', () => {
       'X-GitHub-Delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958',
     });
     expect(await verifyDelivery(headers, bytes(body), GITHUB_SECRET, nowSeconds())).toEqual({
-      provider: 'github',
       event: 'pull_request',
       idempotencyKey: '72d3162e-cc78-11e3-81ab-4c9367dc0958',
     });
@@ -60,7 +59,6 @@ describe('Standard Webhooks', () => {
   it('accepts a signature with the base64-decoded whsec_ key, using webhook-id as the key', async () => {
     const headers = standardHeaders(STANDARD_SECRET, 'msg_1', new Date(), body);
     expect(await verifyDelivery(headers, bytes(body), STANDARD_SECRET, nowSeconds())).toEqual({
-      provider: 'standard',
       event: undefined,
       idempotencyKey: 'msg_1',
     });
@@ -71,6 +69,12 @@ describe('Standard Webhooks', () => {
     const other = new Webhook('whsec_c2VjcmV0LW51bWJlci10d28=').sign('msg_2', new Date(), body);
     headers.set('webhook-signature', `${other} v1a,xyz ${headers.get('webhook-signature')}`);
     expect((await verifyDelivery(headers, bytes(body), STANDARD_SECRET, nowSeconds())).idempotencyKey).toBe('msg_2');
+  });
+
+  it('refuses a header listing more than 5 signatures, even with a valid one among them', async () => {
+    const headers = standardHeaders(STANDARD_SECRET, 'msg_7', new Date(), body);
+    headers.set('webhook-signature', `${'v1,AAAA '.repeat(5)}${headers.get('webhook-signature')}`);
+    expect(await failure(verifyDelivery(headers, bytes(body), STANDARD_SECRET, nowSeconds()))).toMatch(/more than 5 signatures/);
   });
 
   it.each([
