@@ -66,7 +66,6 @@ const SSE_HEADERS = {
   'X-Accel-Buffering': 'no',
 } as const;
 
-
 export class Channel extends DurableObject<Env> {
   readonly #config: Config;
   readonly #log: EventLog;
