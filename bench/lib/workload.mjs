@@ -1,0 +1,286 @@
+// The measurements, shared by every target: a fan-out workload (S subscribers, M events)
+// and the publish/replay micro-benchmarks. A target instance (the interface is in
+// bench/README.md) supplies port, publish, subscribeRequest, subscriberCount and measuredPids.
+import { now, pool, sleep, subscribe } from './http.mjs';
+import { treeUsage } from './proc.mjs';
+
+const CONNECT_CONCURRENCY = 200;
+const CONNECT_TIMEOUT_MS = 20_000;
+const CONNECT_GIVE_UP = 400;
+const REQUEST_TIMEOUT_MS = 10_000;
+const PUBLISH_GIVE_UP = 3;
+const CONNECT_PHASE_MS = 180_000;
+const PUBLISH_PHASE_MS = 180_000;
+const DELIVERY_STALL_MS = 10_000;
+const DELIVERY_WAIT_MS = 120_000;
+const RATE_IN_FLIGHT = 64;
+
+const randomChannel = (prefix) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+
+function percentiles(values, n) {
+  const sorted = Float64Array.from(values.subarray(0, n)).sort();
+  const at = (p) => (n ? sorted[Math.min(n - 1, Math.floor((p / 100) * n))] : NaN);
+  return { p50: at(50), p90: at(90), p99: at(99), max: n ? sorted[n - 1] : NaN };
+}
+
+/**
+ * One run of one workload on a freshly started instance: opens S live subscribers, waits
+ * until the hub counts them all, publishes M events (sequentially, each after the last
+ * was acknowledged, or at `rate` per second), waits for the deliveries and measures.
+ */
+export async function runWorkload(instance, { subscribers: S, events: M, rate }, { log = () => {} } = {}) {
+  const channel = randomChannel('bench');
+  await instance.publish(channel, ['warm-up']); // the channel exists (Herald: its object is up)
+  await sleep(500);
+  const pids = await instance.measuredPids();
+  const idle = await treeUsage(pids);
+
+  // Every delivery: seen[sub * M + i] flags (duplicates), and its latency.
+  const seen = new Uint8Array(S * M);
+  const latencies = new Float64Array(S * M);
+  let delivered = 0;
+  let duplicates = 0;
+  let dropped = 0;
+  let lastArrival = 0;
+  const onData = (sub) => (data, at) => {
+    if (data.charCodeAt(0) !== 123) return; // not one of ours ({"t":…,"i":…})
+    const { t, i } = JSON.parse(data);
+    const k = sub * M + i;
+    if (seen[k]) {
+      duplicates++;
+      return;
+    }
+    seen[k] = 1;
+    latencies[delivered++] = at - t;
+    lastArrival = at;
+  };
+
+  const c0 = now();
+  const connectDeadline = c0 + CONNECT_PHASE_MS;
+  const request = instance.subscribeRequest(channel);
+  // Give up on a hub that stopped accepting: CONNECT_GIVE_UP failures in a row.
+  let failedInARow = 0;
+  const opened = await pool(S, Math.min(CONNECT_CONCURRENCY, S), async (sub) => {
+    if (now() > connectDeadline) throw new Error('connect phase over its time bound');
+    if (failedInARow >= CONNECT_GIVE_UP) throw new Error(`gave up after ${CONNECT_GIVE_UP} failed subscribes in a row`);
+    try {
+      const s = await subscribe(instance.port, request, { onData: onData(sub), onEnd: () => dropped++, timeoutMs: CONNECT_TIMEOUT_MS });
+      failedInARow = 0;
+      return s;
+    } catch (error) {
+      failedInARow++;
+      throw error;
+    }
+  });
+  const connectMs = now() - c0;
+  const subs = opened.filter((r) => r.ok).map((r) => r.value);
+  const failures = opened.filter((r) => !r.ok).map((r) => r.error.message);
+  const connectErrors = [...new Set(failures)].slice(0, 3);
+  if (failures.length) log(`  ${failures.length} of ${S} subscribers failed to open: ${connectErrors.join('; ')}`);
+
+  try {
+    // The hub's own count, so that no subscriber is still being registered when we publish.
+    // (A target without a reliable count has none: its opening bytes are sent once the
+    // subscriber is registered, which `subscribe` already waited for.)
+    const k0 = now();
+    if (instance.subscriberCount) {
+      let counted = 0;
+      for (const until = k0 + 30_000; now() < until && subs.length; await sleep(100)) {
+        try {
+          counted = await instance.subscriberCount(channel);
+        } catch {
+          break; // the hub does not answer: publishing will show it
+        }
+        if (counted >= subs.length) break;
+      }
+      if (counted < subs.length) log(`  the hub counts ${counted} subscribers of ${subs.length} open after 30 s; publishing anyway`);
+    }
+    const countMs = now() - k0;
+    await sleep(1000);
+    const held = await treeUsage(pids);
+
+    const cpu0 = await treeUsage(pids);
+    const gen0 = process.cpuUsage();
+    const p0 = now();
+    let published = 0;
+    let publishErrors = 0;
+    let publishFailedInARow = 0;
+    const publishOne = async (i) => {
+      try {
+        await instance.publish(channel, [JSON.stringify({ t: now(), i })]);
+        published++;
+        publishFailedInARow = 0;
+      } catch (error) {
+        publishFailedInARow++;
+        if (publishErrors++ === 0) log(`  publish failed: ${error.message}`);
+      }
+    };
+    const publishDeadline = p0 + PUBLISH_PHASE_MS;
+    const publishing = () => now() < publishDeadline && publishFailedInARow < PUBLISH_GIVE_UP;
+    let attempted = 0;
+    if (!rate) {
+      for (; attempted < M && publishing(); attempted++) await publishOne(attempted);
+    } else {
+      // Open loop: event i leaves at p0 + i / rate, whatever the acknowledgements do
+      // (at most RATE_IN_FLIGHT unacknowledged).
+      const inFlight = new Set();
+      for (; attempted < M && publishing(); attempted++) {
+        const due = p0 + (attempted * 1000) / rate;
+        const wait = due - now();
+        if (wait > 1) await sleep(wait);
+        while (inFlight.size >= RATE_IN_FLIGHT) await Promise.race(inFlight);
+        const p = publishOne(attempted).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      }
+      await Promise.all(inFlight);
+    }
+    const publishMs = now() - p0;
+    if (attempted < M) log(`  publishing stopped after ${attempted} of ${M} events (${publishFailedInARow >= PUBLISH_GIVE_UP ? `${PUBLISH_GIVE_UP} failures in a row` : 'time bound'})`);
+
+    // Wait for every delivery, bounded: give up after a stall or the overall bound.
+    const target = subs.length * published;
+    let last = delivered;
+    let lastProgress = now();
+    for (const until = now() + DELIVERY_WAIT_MS; delivered < target && now() < until; await sleep(20)) {
+      if (delivered !== last) {
+        last = delivered;
+        lastProgress = now();
+      } else if (now() - lastProgress > DELIVERY_STALL_MS) break;
+    }
+    const windowMs = now() - p0;
+    const gen1 = process.cpuUsage(gen0);
+    const cpu1 = await treeUsage(pids);
+    const deliverMs = (lastArrival || now()) - p0;
+
+    return {
+      subscribers: S,
+      events: M,
+      rate: rate ?? null,
+      connected: subs.length,
+      connectMs,
+      connectsPerSec: subs.length / (connectMs / 1000),
+      connectErrors,
+      countMs,
+      published,
+      publishErrors,
+      expected: S * M,
+      delivered,
+      lost: S * M - delivered,
+      duplicates,
+      dropped,
+      ...percentiles(latencies, delivered),
+      deliveriesPerSec: delivered ? delivered / (deliverMs / 1000) : null,
+      publishAcksPerSec: published / (publishMs / 1000),
+      cpuUsPerDelivery: delivered ? ((cpu1.cpu - cpu0.cpu) * 1e6) / delivered : null,
+      hubCores: (cpu1.cpu - cpu0.cpu) / (windowMs / 1000),
+      memKBPerSubscriber: (held.rss - idle.rss) / Math.max(subs.length, 1) / 1024,
+      idleRssMB: idle.rss / 2 ** 20,
+      heldRssMB: held.rss / 2 ** 20,
+      processes: held.processes,
+      genCpuUsPerDelivery: delivered ? (gen1.user + gen1.system) / delivered : null,
+      genCores: (gen1.user + gen1.system) / 1000 / windowMs,
+    };
+  } finally {
+    for (const s of subs) s.close();
+  }
+}
+
+/**
+ * Publish acknowledgements per second (single events, then batches of 100 where the
+ * target has batches) with no subscriber, and the time for a resuming subscriber to
+ * receive 1,000 retained events.
+ */
+export async function runMicro(instance, { batch, budgetMs = 3000 }) {
+  const out = {};
+
+  // Single events, one at a time, each after the previous acknowledgement.
+  const single = randomChannel('bench-single');
+  await instance.publish(single, ['warm-up']);
+  let n = 0;
+  const s0 = now();
+  while (n < 2000 && now() - s0 < budgetMs) await instance.publish(single, [`{"n":${n++}}`]);
+  out.singleAcksPerSec = n / ((now() - s0) / 1000);
+
+  // Batches of 100.
+  if (batch) {
+    const batched = randomChannel('bench-batch');
+    await instance.publish(batched, ['warm-up']);
+    let b = 0;
+    const b0 = now();
+    while (b < 100 && now() - b0 < budgetMs) {
+      await instance.publish(batched, Array.from({ length: 100 }, (_, j) => `{"b":${b},"j":${j}}`));
+      b++;
+    }
+    const secs = (now() - b0) / 1000;
+    out.batchAcksPerSec = b / secs;
+    out.batchEventsPerSec = (b * 100) / secs;
+  } else {
+    out.batchAcksPerSec = null;
+    out.batchEventsPerSec = null;
+  }
+
+  // Replay: 1,001 events, then a subscriber that has the first resumes (Last-Event-ID =
+  // the first event's id) and must receive the other 1,000, all still retained.
+  const replay = randomChannel('bench-replay');
+  let firstId;
+  for (let i = 0; i < 1001; ) {
+    const size = batch && i > 0 ? Math.min(100, 1001 - i) : 1;
+    const { lastId } = await instance.publish(replay, Array.from({ length: size }, (_, j) => `{"r":${i + j}}`));
+    if (i === 0) firstId = lastId;
+    i += size;
+  }
+  let received = 0;
+  let done;
+  const all = new Promise((r) => (done = r));
+  const r0 = now();
+  const sub = await subscribe(instance.port, instance.subscribeRequest(replay, firstId), {
+    onData: (data) => {
+      if (data.startsWith('{"r":') && ++received === 1000) done(now());
+    },
+    timeoutMs: 30_000,
+  });
+  const end = await Promise.race([all, sleep(30_000).then(() => null)]);
+  sub.close();
+  out.replayReceived = received;
+  out.replay1000Ms = end === null ? null : end - r0;
+  return out;
+}
+
+/**
+ * Memory of the Worker's isolate per subscriber (targets running in workerd with the
+ * inspector on): the V8 heap's used bytes with `subscribers` open and 10 events sent,
+ * less the same before, per subscriber. workerd's inspector cannot force a collection, so
+ * the heap holds some garbage: the median of several samples, an upper bound. This is
+ * what counts against a Durable Object's 128 MB; the rest of the process's RSS is the
+ * runtime's own (connections, buffers), which production spends outside the isolate.
+ */
+export async function runHeap(instance, { subscribers = 2000 } = {}) {
+  const channel = randomChannel('bench-heap');
+  await instance.publish(channel, ['warm-up']);
+  await sleep(1000);
+  const sample = async () => {
+    const xs = [];
+    for (let i = 0; i < 5; i++, await sleep(200)) xs.push(await instance.heapUsed());
+    return xs.sort((a, b) => a - b)[2];
+  };
+  const pids = await instance.measuredPids();
+  const before = await sample();
+  const rss0 = (await treeUsage(pids)).rss;
+  const opened = await pool(subscribers, 200, () => subscribe(instance.port, instance.subscribeRequest(channel), { onData() {}, timeoutMs: CONNECT_TIMEOUT_MS }));
+  const subs = opened.filter((r) => r.ok).map((r) => r.value);
+  try {
+    for (let i = 0; i < 10; i++) await instance.publish(channel, [`{"t":0,"i":${i}}`]);
+    await sleep(1000);
+    const after = await sample();
+    const rss1 = (await treeUsage(pids)).rss;
+    return {
+      heapSubscribers: subs.length,
+      heapKBPerSubscriber: (after - before) / Math.max(subs.length, 1) / 1024,
+      heapMBIdle: before / 2 ** 20,
+      heapMBWithSubscribers: after / 2 ** 20,
+      rssKBPerSubscriberHeapRun: (rss1 - rss0) / Math.max(subs.length, 1) / 1024,
+    };
+  } finally {
+    for (const s of subs) s.close();
+  }
+}
