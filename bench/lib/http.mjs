@@ -187,3 +187,20 @@ export async function pool(n, concurrency, fn) {
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
   return results;
 }
+
+/** Waits until a target answers GET /healthz with 200; rejects if `child` exits or after `timeoutMs`. */
+export async function waitHealthy(port, child, output, what, timeoutMs = 60_000) {
+  const http = client(port, { maxSockets: 1 });
+  try {
+    for (const until = Date.now() + timeoutMs; Date.now() < until; ) {
+      if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}):\n${output()}`);
+      try {
+        if ((await http.request('GET', '/healthz', { timeoutMs: 2000 })).status === 200) return;
+      } catch {}
+      await sleep(200);
+    }
+    throw new Error(`${what} did not answer /healthz within ${timeoutMs / 1000} s:\n${output()}`);
+  } finally {
+    http.close();
+  }
+}

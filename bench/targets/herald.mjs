@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { client, freePort, sleep } from '../lib/http.mjs';
+import { client, freePort, sleep, waitHealthy } from '../lib/http.mjs';
 import { descendantsNamed } from '../lib/proc.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -38,21 +38,6 @@ function heraldApi(port) {
   };
 }
 
-async function waitHealthy(port, child, output, what) {
-  const http = client(port, { maxSockets: 1 });
-  try {
-    for (const until = Date.now() + 60_000; Date.now() < until; ) {
-      if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}):\n${output()}`);
-      try {
-        if ((await http.request('GET', '/healthz', { timeoutMs: 2000 })).status === 200) return;
-      } catch {}
-      await sleep(200);
-    }
-    throw new Error(`${what} did not answer /healthz within 60 s:\n${output()}`);
-  } finally {
-    http.close();
-  }
-}
 
 /** Stops a detached child and its process group: SIGTERM, then SIGKILL after `graceMs`. */
 async function stopGroup(child, graceMs = 5000) {

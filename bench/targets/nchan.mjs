@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { client, freePort, sleep } from '../lib/http.mjs';
+import { client, freePort, sleep, waitHealthy } from '../lib/http.mjs';
 
 const NGINX = '/usr/sbin/nginx';
 const MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so';
@@ -129,14 +129,7 @@ export const nchan = {
       await rm(dir, { recursive: true, force: true });
     };
     try {
-      for (let i = 0; ; i++) {
-        if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}):\n${output}`);
-        if (i > 100) throw new Error(`nginx did not answer within 10 s:\n${output}`);
-        try {
-          if ((await http.request('GET', '/healthz', { timeoutMs: 1000 })).status === 200) break;
-        } catch {}
-        await sleep(100);
-      }
+      await waitHealthy(port, child, () => output, 'nginx', 10_000);
     } catch (error) {
       await stop();
       throw error;

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { client, freePort, sleep } from '../lib/http.mjs';
+import { client, freePort, sleep, waitHealthy } from '../lib/http.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -30,14 +30,7 @@ export const nodeBroadcast = {
       } catch {}
     };
     try {
-      for (let i = 0; ; i++) {
-        if (child.exitCode !== null) throw new Error(`node broadcaster exited:\n${output}`);
-        if (i > 100) throw new Error(`node broadcaster did not answer within 10 s:\n${output}`);
-        try {
-          if ((await http.request('GET', '/healthz', { timeoutMs: 1000 })).status === 200) break;
-        } catch {}
-        await sleep(100);
-      }
+      await waitHealthy(port, child, () => output, 'node broadcaster', 10_000);
     } catch (error) {
       await stop();
       throw error;
