@@ -11,7 +11,8 @@
 //   npm run bench                                  # everything (3 runs; about 15 minutes)
 //   npm run bench -- --quick                       # tiny workloads, 1 run, prints only
 //   npm run bench -- --targets herald-workerd,nchan --workloads 1000x200,micro --runs 1
-//   (micro: publish acks, batches, replay; and, for workerd targets, the isolate's heap)
+//   (micro: publish acks, batches, replay, and for workerd targets the isolate's heap;
+//    heap: only the latter)
 //
 // Options: --targets a,b   --workloads a,b (names below, `SxM` or `SxM@rate`, `micro`)
 //          --runs N   --deadline-min N (default 40)   --out FILE (default docs/benchmarks.md;
@@ -90,9 +91,11 @@ const runs = args.runs ?? (args.quick ? 1 : 3);
 const targets = args.targets ? args.targets.map((n) => TARGETS.find((t) => t.name === n) ?? (() => { throw new Error(`unknown target ${n}: ${TARGETS.map((t) => t.name).join(', ')}`); })()) : TARGETS;
 let workloads = args.quick ? QUICK_WORKLOADS : WORKLOADS;
 let micro = args.micro;
+let heapOnly = false;
 if (args.workloads) {
   micro = args.micro && args.workloads.includes('micro');
-  workloads = args.workloads.filter((w) => w !== 'micro' && w !== 'none').map((w) => WORKLOADS.find((x) => x.name === w) ?? QUICK_WORKLOADS.find((x) => x.name === w) ?? workloadFromSpec(w));
+  heapOnly = args.workloads.includes('heap') && !micro;
+  workloads = args.workloads.filter((w) => w !== 'micro' && w !== 'heap' && w !== 'none').map((w) => WORKLOADS.find((x) => x.name === w) ?? QUICK_WORKLOADS.find((x) => x.name === w) ?? workloadFromSpec(w));
 }
 const out = args.out ?? (args.quick ? undefined : path.join(ROOT, 'docs/benchmarks.md'));
 
@@ -167,7 +170,7 @@ for (let run = 1; run <= runs; run++) {
     const jobs = [
       ...workloads.map((w) => ({ kind: 'workload', workload: w })),
       ...(micro ? [{ kind: 'micro' }] : []),
-      ...(micro && target.isolateHeap ? [{ kind: 'heap' }] : []),
+      ...((micro || heapOnly) && target.isolateHeap ? [{ kind: 'heap' }] : []),
     ];
     for (const job of jobs) {
       const label = job.kind === 'workload' ? job.workload.name : job.kind;

@@ -101,9 +101,9 @@ export function renderReport({ info, results, targets, workloads }) {
 
   const microSection = () => {
     const S = summaries.micro;
-    if (!names.some((t) => S[t].runs)) return '';
+    if (!names.some((t) => S[t].runs || summaries.heap[t].runs)) return '';
     const row = (label, f) => [label, ...names.map((t) => (S[t].runs ? f(S[t], t) : S[t].failed ? 'failed' : '—'))];
-    return `### Publishing and replay (no subscribers; medians of runs)
+    return `### Publishing, replay and the isolate's memory (medians of runs)
 
 ${table(['', ...names.map((t) => `${t}${runsNote(S[t])}`)], [
   row('single-event publishes acknowledged per second (one at a time)', (s) => num(s.singleAcksPerSec, 0)),
@@ -112,19 +112,19 @@ ${table(['', ...names.map((t) => `${t}${runsNote(S[t])}`)], [
   row('replay of 1,000 retained events to a resuming subscriber (ms)', (s) => `${num(s.replay1000Ms, 0)}${s.replayAllOk ? '' : ' (**incomplete**)'}`),
   ...(names.some((t) => summaries.heap[t].runs)
     ? [
-        ['isolate V8 heap KB per subscriber (2,000 open; upper bound)', ...names.map((t) => (summaries.heap[t].runs ? num(summaries.heap[t].heapKBPerSubscriber) : 'n/a (not workerd)'))],
+        ['isolate V8 heap KB per subscriber (2,000 open, after a full GC)', ...names.map((t) => (summaries.heap[t].runs ? num(summaries.heap[t].heapKBPerSubscriber) : 'n/a (not workerd)'))],
         ['the same run: process RSS KB per subscriber', ...names.map((t) => (summaries.heap[t].runs ? num(summaries.heap[t].rssKBPerSubscriberHeapRun) : 'n/a'))],
       ]
     : []),
 ])}
 
 Isolate heap: the used V8 heap of the Worker's isolate (where the Durable Object lives: what
-its 128 MB limit counts) with 2,000 subscribers open and 10 events sent, less the same
-before, per subscriber, read through workerd's inspector in a separate start of the
-target (the inspector costs CPU). workerd's inspector cannot force a garbage collection, so
-it is an upper bound. The rest of the process's resident memory per subscriber is
-workerd's own per-connection state (HTTP server, socket buffers, stream plumbing), which in
-production sits in Cloudflare's runtime and edge rather than in the object's isolate.
+its 128 MB limit counts) after a full garbage collection, with 2,000 subscribers open and 10
+events sent, less the same before, per subscriber; read through workerd's inspector (a heap
+snapshot forces the collection) in a separate start of the target, since the inspector
+costs CPU. The rest of the process's resident memory per subscriber is workerd's own
+per-connection state (HTTP server, socket buffers, stream plumbing), which in production
+sits in Cloudflare's runtime and edge rather than in the object's isolate.
 
 Replay: 1,001 events are published, then a subscriber resumes with \`Last-Event-ID\` set to the
 first event's id (Herald: \`1\`; Nchan: its \`<time>:<tag>\` message id, which it resumes from
@@ -189,6 +189,14 @@ the same way) and must receive the other 1,000; the time runs from sending the r
           const b = worst(t, 'memKBPerSubscriber', big);
           return b ? `${times(b.r)} (${b.w})${pass(b.r <= 2)}` : 'n/a';
         }),
+      ]);
+    }
+    if (hasNchan && heralds.some((t) => summaries.heap[t]?.runs)) {
+      const big = [...workloads].filter((w) => summaries[w.name].nchan.runs).sort((a, b) => b.subscribers - a.subscribers)[0];
+      const nchanKB = big ? summaries[big.name].nchan.memKBPerSubscriber : null;
+      targetRows.push([
+        `  (for comparison: the Durable Object's isolate heap per subscriber, against Nchan's RSS per subscriber${big ? ` at ${big.name}` : ''})`,
+        ...heralds.map((t) => (summaries.heap[t]?.runs ? `${num(summaries.heap[t].heapKBPerSubscriber)} KB = ${times(ratio(summaries.heap[t].heapKBPerSubscriber, nchanKB))} ℹ️` : 'n/a (not measured in this mode)')),
       ]);
     }
     const w1000r = workloads.find((w) => w.subscribers === 1000 && w.rate === 100);
@@ -261,7 +269,7 @@ hub's own subscriber count confirms them all, then M events are published, each 
 its send time; each subscriber records every event's arrival.
 
 ${workloads.map(workloadSection).join('\n')}
-${micro(info) ? microSection() : ''}
+${microSection()}
 ${failures.length || troubled.length ? `## Failed runs and runs with losses\n\n${[
     ...failures.map((f) => `- ${f.target} ${f.workload} run ${f.run} failed: ${f.error.split('\n')[0]}`),
     ...troubled.map(
@@ -323,8 +331,4 @@ ${failures.length || troubled.length ? `## Failed runs and runs with losses\n\n$
     })
     .join('\n');
   return { markdown, summary, notesMarker: NOTES_MARKER };
-}
-
-function micro(info) {
-  return info.micro;
 }

@@ -248,31 +248,25 @@ export async function runMicro(instance, { batch, budgetMs = 3000 }) {
 
 /**
  * Memory of the Worker's isolate per subscriber (targets running in workerd with the
- * inspector on): the V8 heap's used bytes with `subscribers` open and 10 events sent,
- * less the same before, per subscriber. workerd's inspector cannot force a collection, so
- * the heap holds some garbage: the median of several samples, an upper bound. This is
- * what counts against a Durable Object's 128 MB; the rest of the process's RSS is the
- * runtime's own (connections, buffers), which production spends outside the isolate.
+ * inspector on): the V8 heap's used bytes after a full collection with `subscribers` open
+ * and 10 events sent, less the same before, per subscriber. This is what counts against a
+ * Durable Object's 128 MB; the rest of the process's RSS is the runtime's own (connections,
+ * buffers), which production spends outside the isolate.
  */
 export async function runHeap(instance, { subscribers = 2000 } = {}) {
   const channel = randomChannel('bench-heap');
   await instance.publish(channel, ['warm-up']);
-  await sleep(1000);
-  const sample = async () => {
-    const xs = [];
-    for (let i = 0; i < 5; i++, await sleep(200)) xs.push(await instance.heapUsed());
-    return xs.sort((a, b) => a - b)[2];
-  };
+  await sleep(500);
   const pids = await instance.measuredPids();
-  const before = await sample();
+  const before = await instance.heapUsed();
   const rss0 = (await treeUsage(pids)).rss;
   const opened = await pool(subscribers, 200, () => subscribe(instance.port, instance.subscribeRequest(channel), { onData() {}, timeoutMs: CONNECT_TIMEOUT_MS }));
   const subs = opened.filter((r) => r.ok).map((r) => r.value);
   try {
     for (let i = 0; i < 10; i++) await instance.publish(channel, [`{"t":0,"i":${i}}`]);
     await sleep(1000);
-    const after = await sample();
     const rss1 = (await treeUsage(pids)).rss;
+    const after = await instance.heapUsed();
     return {
       heapSubscribers: subs.length,
       heapKBPerSubscriber: (after - before) / Math.max(subs.length, 1) / 1024,

@@ -110,20 +110,21 @@ export const heraldDev = {
 };
 
 /**
- * The isolate's V8 heap through workerd's DevTools inspector: `used()` is the heap's used
- * bytes of the Worker's isolate (where the Durable Object lives), what a Durable Object's
- * 128 MB limit is about.
+ * The isolate's V8 heap through workerd's DevTools inspector: `used()` is the used heap of
+ * the Worker's isolate (where the Durable Object lives: what its 128 MB limit is about)
+ * after a full collection. workerd's inspector does not answer HeapProfiler.collectGarbage,
+ * but taking a heap snapshot collects first; the snapshot itself is discarded.
  */
 async function isolateHeap(inspectorPort) {
   const list = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
   const target = list.find((t) => /core:user:/.test(t.title)) ?? list[0];
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  const ws = new WebSocket(target.webSocketDebuggerUrl, { maxPayload: 1 << 30 });
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   let id = 0;
   const pending = new Map();
   ws.on('message', (raw) => {
     const msg = JSON.parse(raw.toString());
-    if (msg.id) pending.get(msg.id)?.(msg);
+    if (msg.id) pending.get(msg.id)?.(msg); // snapshot chunks (no id) are dropped
   });
   const send = (method, params = {}) =>
     Promise.race([
@@ -131,13 +132,18 @@ async function isolateHeap(inspectorPort) {
         pending.set(++id, resolve);
         ws.send(JSON.stringify({ id, method, params }));
       }),
-      sleep(5000).then(() => ({ error: { message: `${method}: no answer` } })),
+      sleep(60_000).then(() => ({ error: { message: `${method}: no answer in 60 s` } })),
     ]);
+  const call = async (method, params) => {
+    const msg = await send(method, params);
+    if (msg.error) throw new Error(msg.error.message);
+    return msg.result;
+  };
+  await call('HeapProfiler.enable');
   return {
     async used() {
-      const msg = await send('Runtime.getHeapUsage');
-      if (msg.error) throw new Error(msg.error.message);
-      return msg.result.usedSize;
+      await call('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+      return (await call('Runtime.getHeapUsage')).usedSize;
     },
     close: () => ws.close(),
   };
