@@ -7,7 +7,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { readConfig, type Config, type ConfigEnv } from './config';
 import { errorResponse } from './errors';
 import { EventLog, type StoredEvent } from './log';
-import { HEARTBEAT, encodeClose, encodeEvent, encodeEvents, encodeGap, encodeOpening, idText } from './sse';
+import { HEARTBEAT, SSE_HEADERS, encodeClose, encodeEvent, encodeEvents, encodeGap, encodeOpening, idText } from './sse';
 import { Subscriber } from './subscriber';
 
 export interface Env extends ConfigEnv {
@@ -48,10 +48,10 @@ export interface HistoryPage {
 }
 
 /**
- * Bytes a subscriber's stream queues before the runtime stops asking for more: replay
- * fills up to here, so a long backlog never sits in memory at once.
+ * Bytes of the log replay reads ahead of a resuming subscriber's reader: a long backlog
+ * never sits in memory at once.
  */
-const STREAM_HIGH_WATER_BYTES = 64 * 1024;
+const REPLAY_READ_AHEAD_BYTES = 64 * 1024;
 /** Rows read from the log per replay step (read lazily: rows not sent are not read). */
 const REPLAY_BATCH = 100;
 /** A heartbeat due this close to a timer firing is sent now rather than by another timer. */
@@ -59,12 +59,6 @@ const HEARTBEAT_SLACK_MS = 100;
 /** A JSON history page stops past this many bytes of data (RPC results are limited to 32 MiB). */
 const HISTORY_PAGE_BYTES = 4 * 1024 * 1024;
 
-const SSE_HEADERS = {
-  'Content-Type': 'text/event-stream; charset=utf-8',
-  // no-transform keeps proxies (and Cloudflare) from compressing or buffering the stream.
-  'Cache-Control': 'no-cache, no-transform',
-  'X-Accel-Buffering': 'no',
-} as const;
 
 export class Channel extends DurableObject<Env> {
   readonly #config: Config;
@@ -98,7 +92,7 @@ export class Channel extends DurableObject<Env> {
     this.#prune();
     const sub = new Subscriber(
       { pull: (s) => this.#replay(s), cancel: (s) => this.#drop(s) },
-      STREAM_HIGH_WATER_BYTES,
+      REPLAY_READ_AHEAD_BYTES,
       after === null ? 'live' : 'replaying',
       after ?? 0,
     );
@@ -116,10 +110,10 @@ export class Channel extends DurableObject<Env> {
   }
 
   /**
-   * Sends the log after the subscriber's cursor while its queue has room, and turns it
+   * Sends the log after the subscriber's cursor while it may read ahead, and turns it
    * live in the same synchronous turn as the read that found nothing more: no event falls
-   * between replay and live, and none comes twice. Called again (by `pull`) each time the
-   * reader has taken what was queued.
+   * between replay and live, and none comes twice. Called again each time the reader has
+   * taken what was sent.
    */
   #replay(sub: Subscriber): void {
     while (sub.state === 'replaying' && sub.wantsMore) {

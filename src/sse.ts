@@ -12,6 +12,14 @@ export interface WireEvent {
 
 const encoder = new TextEncoder();
 
+/** The headers of every event stream (API.md, "Subscribe"). */
+export const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  // no-transform keeps proxies (and Cloudflare) from compressing or buffering the stream.
+  'Cache-Control': 'no-cache, no-transform',
+  'X-Accel-Buffering': 'no',
+} as const;
+
 /**
  * Any of CRLF, CR or LF ends a line for an SSE parser, so each one starts a new
  * `data:` line; a parser rebuilds the payload with `\n` between lines. Splitting on

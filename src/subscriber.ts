@@ -1,9 +1,13 @@
 /**
- * One subscriber's event stream. It is a pull-based `ReadableStream` with a queue measured
- * in bytes: the runtime asks for more (`pull`) only when the reader has taken what was
- * queued, which is what paces replay. (A TransformStream writer's `ready` was seen to
- * resolve in workerd with nobody reading, so it cannot pace anything.) A reader that goes
- * away cancels the stream, which is how the channel learns of it.
+ * One subscriber's event stream: a pull-based `ReadableStream` with no queue of its own
+ * (high-water mark 0), so `pull` means exactly "the reader is waiting for bytes". Bytes
+ * sent while the reader is still busy with earlier ones wait here and go out together as
+ * one chunk at its next read. A reader that keeps up gets every publish at once; one that
+ * falls behind (a busy runtime, a slow socket) gets the backlog coalesced, so the runtime
+ * pumps one chunk instead of one per event — the cost of a delivery is mostly per chunk.
+ * A reader that goes away cancels the stream, which is how the channel learns of it.
+ * (A TransformStream writer's `ready` was seen to resolve in workerd with nobody reading,
+ * so it can neither pace replay nor tell what is unsent.)
  */
 
 /**
@@ -13,7 +17,7 @@
 export type SubscriberState = 'replaying' | 'live' | 'gone';
 
 export interface SubscriberHooks {
-  /** The reader wants more: a replaying subscriber gets its next events from the log. */
+  /** There is room for more: a replaying subscriber gets its next events from the log. */
   pull(sub: Subscriber): void;
   /** The reader went away. */
   cancel(sub: Subscriber): void;
@@ -23,19 +27,29 @@ export class Subscriber {
   state: SubscriberState;
   /** The id of the last event sent: where replay goes on from. */
   cursor: number;
-  /** When bytes were last queued, for heartbeats (ms since the epoch). */
+  /** When bytes were last sent, for heartbeats (ms since the epoch). */
   lastWrite = 0;
   readonly stream: ReadableStream<Uint8Array>;
-  readonly #highWaterMark: number;
+  /** Replay reads ahead until this many bytes wait for the reader. */
+  readonly #readAhead: number;
   readonly #hooks: SubscriberHooks;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
-  /** workerd may ask for more as soon as the first bytes are queued: not before {@link start}. */
+  /** Bytes the reader has not taken yet, oldest first. */
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  /** The reader is waiting for bytes (a `pull` not yet answered). */
+  #waiting = false;
+  /** Replay is filling `#pending`: hold its bytes back to send them as one chunk. */
+  #filling = false;
+  /** workerd may ask for bytes as soon as the stream exists: no replay before {@link start}. */
   #started = false;
+  /** Closed, errored or cancelled: takes nothing more. */
+  #closed = false;
 
-  constructor(hooks: SubscriberHooks, highWaterMark: number, state: 'replaying' | 'live', cursor: number) {
+  constructor(hooks: SubscriberHooks, readAhead: number, state: 'replaying' | 'live', cursor: number) {
     this.state = state;
     this.cursor = cursor;
-    this.#highWaterMark = highWaterMark;
+    this.#readAhead = readAhead;
     this.#hooks = hooks;
     this.stream = new ReadableStream<Uint8Array>(
       {
@@ -43,48 +57,55 @@ export class Subscriber {
           this.#controller = controller;
         },
         pull: () => {
-          if (this.#started) hooks.pull(this);
+          this.#waiting = true;
+          this.#flush();
+          this.#fill();
         },
-        cancel: () => hooks.cancel(this),
+        cancel: () => {
+          this.#closed = true;
+          this.#release();
+          hooks.cancel(this);
+        },
       },
-      new ByteLengthQueuingStrategy({ highWaterMark }),
+      { highWaterMark: 0 },
     );
   }
 
-  /** Called once the opening bytes are queued: from now on `pull` reaches the hooks. */
+  /** Called once the opening bytes are sent: from now on replay may run. */
   start(): void {
     this.#started = true;
-    this.#hooks.pull(this);
+    this.#fill();
   }
 
-  /** Bytes queued that the reader has not taken yet. */
+  /** Bytes sent that the reader has not taken yet. */
   get unsent(): number {
-    const desired = this.#controller.desiredSize;
-    return desired === null ? Infinity : this.#highWaterMark - desired;
+    return this.#pendingBytes;
   }
 
-  /** True while the queue is below its high-water mark. */
+  /** True while replay may read more of the log for this subscriber. */
   get wantsMore(): boolean {
-    return (this.#controller.desiredSize ?? 0) > 0;
+    return !this.#closed && this.#pendingBytes < this.#readAhead;
   }
 
-  /** Queues bytes; false if the stream can no longer take any (closed, cancelled or errored). */
+  /** Sends bytes; false if the stream can no longer take any (closed, cancelled or errored). */
   send(bytes: Uint8Array): boolean {
-    try {
-      this.#controller.enqueue(bytes);
-    } catch {
-      return false;
-    }
+    if (this.#closed) return false;
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.byteLength;
     this.lastWrite = Date.now();
+    if (!this.#filling) this.#flush();
     return true;
   }
 
   /**
-   * Errors the stream: its queue is freed at once and the client sees a broken stream,
-   * so EventSource reconnects with its Last-Event-ID.
+   * Errors the stream: what is pending is freed at once and the client sees a broken
+   * stream, so EventSource reconnects with its Last-Event-ID.
    */
   cut(reason: string): void {
     this.state = 'gone';
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#release();
     try {
       this.#controller.error(new Error(reason));
     } catch {
@@ -92,13 +113,64 @@ export class Subscriber {
     }
   }
 
-  /** Ends the stream once the reader has taken what is queued. */
+  /** Ends the stream once the reader has taken what was sent. */
   end(): void {
     this.state = 'gone';
+    if (this.#closed) return;
+    this.#closed = true;
     try {
+      // A closed stream still hands its queue to the reader.
+      if (this.#pendingBytes > 0) this.#controller.enqueue(this.#take());
       this.#controller.close();
     } catch {
       // Already closed or errored.
     }
+  }
+
+  /**
+   * Replay's next steps: one for a waiting reader, then one more read ahead, so the next
+   * read finds its bytes ready.
+   */
+  #fill(): void {
+    for (let step = 0; step < 2 && this.#started && this.state === 'replaying' && this.wantsMore; step++) {
+      this.#filling = true;
+      try {
+        this.#hooks.pull(this);
+      } finally {
+        this.#filling = false;
+      }
+      this.#flush();
+    }
+  }
+
+  /** Hands what is pending to a waiting reader, as one chunk. */
+  #flush(): void {
+    if (!this.#waiting || this.#pendingBytes === 0 || this.#closed) return;
+    this.#waiting = false;
+    try {
+      this.#controller.enqueue(this.#take());
+    } catch {
+      this.#closed = true;
+    }
+  }
+
+  /** Everything pending as one chunk (the very bytes when there is one, shared, not copied). */
+  #take(): Uint8Array {
+    const chunks = this.#pending;
+    const size = this.#pendingBytes;
+    this.#release();
+    if (chunks.length === 1) return chunks[0]!;
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const chunk of chunks) {
+      out.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return out;
+  }
+
+  #release(): void {
+    this.#pending = [];
+    this.#pendingBytes = 0;
   }
 }
