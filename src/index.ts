@@ -9,10 +9,13 @@ import { authorize, bearerToken, subscriberToken } from './auth';
 import type { EventInput, Env } from './channel';
 import { ConfigError, MAX_BODY_BYTES, readConfig, type Config } from './config';
 import { cors } from './cors';
+import { parseChannelSet, parseCursor } from './cursor';
 import { HeraldError, errorResponse } from './errors';
 import { parseChannel, parseEventId, parseIdempotencyKey, parseLimit, resumePoint } from './input';
 import type { Right } from './jwt';
+import { mergeChannels, type MergeInput } from './merge';
 import { fingerprint, parsePublishBody } from './publish';
+import { SSE_HEADERS } from './sse';
 import { verifyDelivery } from './webhooks';
 
 export { Channel } from './channel';
@@ -29,7 +32,16 @@ app.use(cors((c) => c.get('config').cors));
 
 function channelOf(c: Context<App>) {
   const name = parseChannel(c.req.param('channel') ?? '');
-  return { name, stub: c.env.CHANNEL.get(c.env.CHANNEL.idFromName(name)) };
+  return { name, stub: stubOf(c, name) };
+}
+
+const stubOf = (c: Context<App>, name: string) => c.env.CHANNEL.get(c.env.CHANNEL.idFromName(name));
+
+/** The request the channel's object answers with a stream: live only, or after an id. */
+function subscribeUrl(after: number | null): string {
+  const url = new URL('https://channel.herald/subscribe');
+  if (after !== null) url.searchParams.set('after', String(after));
+  return url.toString();
 }
 
 /**
@@ -93,11 +105,36 @@ app.get('/v1/channels/:channel/events', requires('subscribe'), async (c) => {
   // Hono answers HEAD with the GET handler and drops the body: don't open a subscription
   // that nobody would read.
   if (c.req.method === 'HEAD') return c.body(null, 200, { 'Content-Type': 'text/event-stream; charset=utf-8' });
-  const url = new URL('https://channel.herald/subscribe');
-  if (from !== null) url.searchParams.set('after', String(from));
   // The object's streaming response goes back as is: no copy, and a client that leaves
   // cancels the stream inside the object.
-  return stub.fetch(url.toString());
+  return stub.fetch(subscribeUrl(from));
+});
+
+/** Several channels in one stream (docs/api.md, "Multi-channel subscribe"). */
+app.get('/v1/events', async (c) => {
+  const channels = parseChannelSet(c.req.queries('channel') ?? []);
+  const { publishKey, jwtSecret, retryMs, heartbeatMs } = c.get('config');
+  const token = credentialFor(c, 'subscribe');
+  for (const channel of channels) await authorize({ channel, right: 'subscribe', token }, { publishKey, jwtSecret });
+  const cursor = parseCursor(c.req.header('Last-Event-ID') || undefined, c.req.query('lastEventId'), channels.length);
+  if (c.req.method === 'HEAD') return c.body(null, 200, { 'Content-Type': 'text/event-stream; charset=utf-8' });
+  const settled = await Promise.allSettled(channels.map((name, i) => stubOf(c, name).fetch(subscribeUrl(cursor?.[i] ?? null))));
+  const responses = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const refused = settled.find((s) => s.status === 'rejected') ?? responses.find((r) => r.status !== 200 && r.status !== 204);
+  if (refused !== undefined || responses.every((r) => r.status === 204)) {
+    // One channel full or failing refuses the whole set; its streams already opened are let go.
+    for (const r of responses) if (r !== refused) await r.body?.cancel();
+    if (refused === undefined) return c.body(null, 204);
+    if ('reason' in refused) throw refused.reason;
+    return refused;
+  }
+  const inputs: MergeInput[] = channels.map((channel, i) => ({
+    channel,
+    body: responses[i]!.status === 200 ? responses[i]!.body : null,
+    after: cursor?.[i] ?? null,
+  }));
+  const stream = await mergeChannels(inputs, { retryMs, heartbeatMs });
+  return new Response(stream, { status: 200, headers: SSE_HEADERS });
 });
 
 app.post('/v1/channels/:channel/events', requires('publish'), limitBody, async (c) => {
@@ -143,6 +180,7 @@ app.delete('/v1/channels/:channel', requires('publish'), async (c) => {
 
 const ALLOWED: Record<string, string> = {
   '/v1/channels/:channel/events': 'GET, POST',
+  '/v1/events': 'GET',
   '/v1/channels/:channel': 'GET, DELETE',
   '/v1/hooks/:channel': 'POST',
   '/healthz': 'GET',
@@ -160,7 +198,7 @@ for (const prefix of ['/v1/channels/*', '/v1/hooks/*']) {
   });
 }
 
-app.notFound(() => errorResponse('not_found', 'No such route. See API.md: /v1/channels/{channel}/events, /v1/channels/{channel}, /v1/hooks/{channel}, /healthz.'));
+app.notFound(() => errorResponse('not_found', 'No such route. See API.md: /v1/channels/{channel}/events, /v1/events?channel=…, /v1/channels/{channel}, /v1/hooks/{channel}, /healthz.'));
 
 app.onError((err) => {
   if (err instanceof HeraldError) return err.toResponse();

@@ -1,0 +1,60 @@
+/**
+ * Reads back the SSE frames a channel's Durable Object writes (sse.ts), for the Worker
+ * that merges several channels into one stream. It parses only what the hub itself
+ * emits: blocks ending in a blank line, `\n` line ends, `field: value` lines. Bytes may
+ * arrive split anywhere, so it keeps the unfinished block until its end comes.
+ */
+
+/** One block of the hub's own SSE output. */
+export interface Frame {
+  id?: number;
+  event?: string;
+  /** The `data:` lines joined by `\n`; absent when the block had none. */
+  data?: string;
+  retry?: number;
+  /** True for a block that only held comments (`: connected`, `: heartbeat`). */
+  comment: boolean;
+}
+
+/** Parses one complete block (without its blank line). */
+export function parseFrame(block: string): Frame {
+  const frame: Frame = { comment: true };
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith(':')) continue;
+    frame.comment = false;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    const value = colon === -1 ? '' : line.slice(line[colon + 1] === ' ' ? colon + 2 : colon + 1);
+    switch (field) {
+      case 'id':
+        frame.id = Number(value);
+        break;
+      case 'event':
+        frame.event = value;
+        break;
+      case 'data':
+        data.push(value);
+        break;
+      case 'retry':
+        frame.retry = Number(value);
+        break;
+    }
+  }
+  if (data.length > 0) frame.data = data.join('\n');
+  return frame;
+}
+
+/** Turns a byte stream's chunks into complete frames, in order. */
+export class FrameReader {
+  readonly #decoder = new TextDecoder();
+  #rest = '';
+
+  /** The frames completed by this chunk; an unfinished block waits for the next one. */
+  push(chunk: Uint8Array): Frame[] {
+    const text = this.#rest + this.#decoder.decode(chunk, { stream: true });
+    const blocks = text.split('\n\n');
+    this.#rest = blocks.pop() ?? '';
+    return blocks.map(parseFrame);
+  }
+}
