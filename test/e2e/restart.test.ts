@@ -3,71 +3,10 @@
  * (SIGKILL of wrangler and its workerd processes), with Durable Object storage persisted
  * to a directory that the restarted hub reuses. Each test owns its directory and hubs.
  */
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { Recorder, idRange, type Received } from './clients';
-import { removeDir, sleep, snapshotApp, startHub, tempDir, uniqueChannel, until, within, type Hub } from './hub';
-
-/**
- * One test's storage directory and copy of the Worker, shared by the hubs it starts
- * (the restarted hub runs the same code on the same storage), all stopped and removed
- * when the test finishes.
- */
-async function testSetup(): Promise<{ start: (options?: { port?: number }) => Promise<Hub> }> {
-  const persistTo = await tempDir();
-  const app = await snapshotApp();
-  const hubs: Hub[] = [];
-  onTestFinished(async () => {
-    await Promise.all(hubs.map((hub) => hub.stop()));
-    await Promise.all([removeDir(persistTo), removeDir(app)]);
-  });
-  return {
-    start: async ({ port } = {}) => {
-      const hub = await startHub({ persistTo, app, port });
-      hubs.push(hub);
-      return hub;
-    },
-  };
-}
-
-/**
- * An EventSource whose own fetch is watched: `sent` holds the headers of each
- * (re)connection, `received()` the stream text so far, and `hold()` makes reconnections
- * wait until `release()`, so that events published meanwhile can only arrive by replay.
- */
-function gatedClient(url: string) {
-  const sent: Array<Record<string, string>> = [];
-  let text = '';
-  let gate = Promise.resolve();
-  let release = (): void => {};
-  const client = new Recorder(url, ['message'], {
-    fetch: async (target, init) => {
-      sent.push({ ...init.headers });
-      await gate;
-      const res = await fetch(target, init);
-      if (!res.body) return res;
-      const decoder = new TextDecoder();
-      const watched = res.body.pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          transform(chunk, controller) {
-            text += decoder.decode(chunk, { stream: true });
-            controller.enqueue(chunk);
-          },
-        }),
-      );
-      return new Response(watched, res);
-    },
-  });
-  onTestFinished(() => client.close());
-  return {
-    client,
-    sent,
-    received: () => text,
-    hold: () => {
-      gate = new Promise((resolve) => (release = resolve));
-    },
-    release: () => release(),
-  };
-}
+import { describe, expect, it } from 'vitest';
+import { idRange, type Received } from './clients';
+import { gatedClient, testSetup } from './restarts';
+import { sleep, uniqueChannel, until, within } from './hub';
 
 describe('API.md "Resume" and "Retry": an EventSource rides out a hub restart by itself', () => {
   it('the same EventSource reconnects after SIGTERM and restart, sends Last-Event-ID: 3, and gets 4 and 5 once, in order', async () => {
