@@ -31,9 +31,10 @@ const CASES: Case[] = [
   { name: 'a 129-character channel name', path: () => events('c'.repeat(129)), init: post(AUTH, 'x'), status: 400, code: 'invalid_channel' },
   { name: 'a channel name with /', path: () => '/v1/channels/a/b/events', init: post(AUTH, 'x'), status: 400, code: 'invalid_channel' },
   { name: 'a channel name with %2F', path: () => events('a%2Fb'), init: post(AUTH, 'x'), status: 400, code: 'invalid_channel' },
-  // The URL parser resolves ".." before the hub sees it: the path is /v1/events.
-  { name: 'a channel name of ..', path: () => events('..'), init: post(AUTH, 'x'), status: 404, code: 'not_found' },
-  { name: 'a channel name of %2E%2E', path: () => events('%2E%2E'), init: post(AUTH, 'x'), status: 404, code: 'not_found' },
+  // The URL parser resolves ".." before the hub sees it: the path is /v1/events, which only
+  // takes GET (the multi-channel stream, docs/api.md).
+  { name: 'a channel name of ..', path: () => events('..'), init: post(AUTH, 'x'), status: 405, code: 'method_not_allowed' },
+  { name: 'a channel name of %2E%2E', path: () => events('%2E%2E'), init: post(AUTH, 'x'), status: 405, code: 'method_not_allowed' },
   { name: 'a channel name with a space', path: () => events('a%20b'), init: post(AUTH, 'x'), status: 400, code: 'invalid_channel' },
   { name: 'a channel name with NUL', path: () => events('a%00b'), init: post(AUTH, 'x'), status: 400, code: 'invalid_channel' },
   { name: 'a non-ASCII channel name', path: () => events('caf%C3%A9'), init: post(AUTH, 'x'), status: 400, code: 'invalid_channel' },
