@@ -270,8 +270,9 @@ async function publish() {
       headers: { ...authorization(), 'Content-Type': 'application/json' },
       body: JSON.stringify(body),
     });
+    const text = await res.text();
     ui.publishResult.dataset.status = String(res.status);
-    ui.publishResult.textContent = `${res.status}\n${pretty(await res.text())}`;
+    ui.publishResult.textContent = `${res.status}\n${pretty(text)}`;
   } catch {
     ui.publishResult.textContent = 'The hub cannot be reached.';
   }
