@@ -83,7 +83,7 @@ export function removeDir(dir: string): Promise<void> {
 }
 
 /**
- * A copy of the Worker as it is now (src/, wrangler.toml, .dev.vars) in a temp dir,
+ * A copy of the Worker as it is now (src/, public/, wrangler.toml, .dev.vars) in a temp dir,
  * with node_modules linked. `wrangler dev` watches its sources and reloads the Worker
  * when one changes, breaking every open stream: run from a copy, a hub is immune to
  * edits made to the work tree while the tests run, and a restarted hub runs the same
@@ -91,7 +91,7 @@ export function removeDir(dir: string): Promise<void> {
  */
 export async function snapshotApp(): Promise<string> {
   const dir = await tempDir('herald-e2e-app-');
-  await cp(join(ROOT, 'src'), join(dir, 'src'), { recursive: true });
+  for (const folder of ['src', 'public']) await cp(join(ROOT, folder), join(dir, folder), { recursive: true });
   for (const file of ['wrangler.toml', '.dev.vars', 'package.json', 'tsconfig.json']) {
     if (existsSync(join(ROOT, file))) await copyFile(join(ROOT, file), join(dir, file));
   }

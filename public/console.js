@@ -1,0 +1,342 @@
+/**
+ * Herald's console: watches one channel through a plain EventSource, publishes test
+ * events and reads the channel's info, all on the hub's own origin and routes (API.md).
+ * No dependencies and no build step: this file is what the browser runs.
+ */
+
+/** Log entries kept; older ones are dropped so that a busy channel cannot fill the page. */
+const MAX_ENTRIES = 500;
+/** How many of the channel's latest events are read, on connect, for the names in use. */
+const NAME_SCAN = 100;
+/** Event types with listeners of their own: never added from the names field. */
+const OWN_EVENTS = new Set(['message', 'gap', 'close']);
+/** Storage keys. The publish key and token go to sessionStorage only: never the URL, never kept after the tab. */
+const STORED = { channel: 'herald.channel', key: 'herald.key', token: 'herald.token' };
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  state: $('state'),
+  subscribe: $('subscribe'),
+  channel: $('channel'),
+  token: $('token'),
+  fromStart: $('from-start'),
+  names: $('names'),
+  log: $('log'),
+  publish: $('publish'),
+  key: $('key'),
+  event: $('event'),
+  data: $('data'),
+  publishResult: $('publish-result'),
+  info: $('info'),
+  infoStatus: $('info-status'),
+};
+
+/**
+ * The channel being watched. `state` is what the page shows; `names` the named event
+ * types with a listener on `source`; `lastId` the id of the last event shown, which is
+ * what EventSource sends as Last-Event-ID when it reconnects.
+ * @type {{ source: EventSource, url: string, channel: string, state: 'connecting' | 'open' | 'reconnecting', names: Set<string>, lastId: string } | null}
+ */
+let watch = null;
+/** Bumped by every connect and disconnect, so a connect still awaiting history can tell it was superseded. */
+let generation = 0;
+
+// ---------------------------------------------------------------- rendering
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function now() {
+  const at = new Date();
+  const time = el('time', '', at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hourCycle: 'h23' }));
+  time.dateTime = at.toISOString();
+  return time;
+}
+
+/** Adds an entry on top of the log and drops the oldest past {@link MAX_ENTRIES}. */
+function add(item) {
+  ui.log.prepend(item);
+  while (ui.log.childElementCount > MAX_ENTRIES) ui.log.lastElementChild.remove();
+}
+
+/** A line about the connection rather than an event: `kind` is open, lost, reconnect, gap, close or closed. */
+function note(kind, text) {
+  const item = el('li', 'note');
+  item.dataset.kind = kind;
+  item.append(now(), el('span', 'text', text));
+  add(item);
+}
+
+function setState(state, channel = watch?.channel) {
+  if (watch) watch.state = state;
+  ui.state.dataset.state = state;
+  ui.state.textContent = channel ? `${state} · ${channel}` : state;
+}
+
+/** JSON objects and arrays indented; anything else as it came. */
+function pretty(text) {
+  try {
+    const value = JSON.parse(text);
+    if (value !== null && typeof value === 'object') return JSON.stringify(value, null, 2);
+  } catch {
+    // Not JSON: shown as is.
+  }
+  return text;
+}
+
+/** API.md's error body as one line, or the status and text for anything else. */
+function describeError(status, text) {
+  try {
+    const { error } = JSON.parse(text);
+    if (error?.code) return `${status} ${error.code}: ${error.message}`;
+  } catch {
+    // Not an API error body.
+  }
+  return `${status}: ${text}`;
+}
+
+// ---------------------------------------------------------------- URLs and credentials
+
+const channelUrl = (channel) => `/v1/channels/${encodeURIComponent(channel)}`;
+
+function eventsUrl(channel, params) {
+  const query = params.toString();
+  return `${channelUrl(channel)}/events${query ? `?${query}` : ''}`;
+}
+
+/** The subscribe token goes in `?token=`: EventSource cannot send an Authorization header. */
+function subscriberParams(extra = {}) {
+  const params = new URLSearchParams(extra);
+  const token = ui.token.value.trim();
+  if (token) params.set('token', token);
+  return params;
+}
+
+const authorization = () => ({ Authorization: `Bearer ${ui.key.value.trim()}` });
+
+function channelFromHash() {
+  return new URLSearchParams(location.hash.slice(1)).get('channel');
+}
+
+// ---------------------------------------------------------------- named events
+
+/** The names in the field, without the types that have listeners of their own. */
+function fieldNames() {
+  return new Set(ui.names.value.split(/[\s,]+/).filter((name) => name && !OWN_EVENTS.has(name)));
+}
+
+/** Adds and removes listeners so that exactly the field's names are shown. */
+function listen() {
+  if (!watch) return;
+  const wanted = fieldNames();
+  for (const name of wanted) if (!watch.names.has(name)) watch.source.addEventListener(name, show);
+  for (const name of watch.names) if (!wanted.has(name)) watch.source.removeEventListener(name, show);
+  watch.names = wanted;
+}
+
+function addNames(names) {
+  const merged = fieldNames();
+  for (const name of names) if (!OWN_EVENTS.has(name)) merged.add(name);
+  ui.names.value = [...merged].join(', ');
+  listen();
+}
+
+/**
+ * The event names among the channel's latest events, from the JSON history (API.md):
+ * a first page for the last id, then the events before it.
+ */
+async function recentNames(channel) {
+  const read = async (params) => {
+    const res = await fetch(eventsUrl(channel, subscriberParams(params)), { headers: { Accept: 'application/json' } });
+    if (!res.ok) throw new Error(String(res.status));
+    return res.json();
+  };
+  try {
+    const { lastEventId } = await read({ limit: '1' });
+    const after = Math.max(0, Number(lastEventId ?? 0) - NAME_SCAN);
+    const page = await read({ after: String(after), limit: String(NAME_SCAN) });
+    return page.events.map((event) => event.event);
+  } catch {
+    // No history to read (a private channel without its token, say): the stream says why.
+    return [];
+  }
+}
+
+// ---------------------------------------------------------------- the stream
+
+function show(event) {
+  watch.lastId = event.lastEventId;
+  const item = el('li', 'event');
+  item.dataset.kind = 'event';
+  item.dataset.id = event.lastEventId;
+  item.dataset.event = event.type;
+  const head = el('div', 'head');
+  head.append(el('span', 'id', event.lastEventId), el('span', 'name', event.type), now());
+  item.append(head, el('pre', 'data', pretty(event.data)));
+  add(item);
+}
+
+const resumePoint = (current) => (current.lastId ? `after event ${current.lastId}` : 'where the stream left off');
+
+async function connect() {
+  if (!ui.channel.reportValidity()) return;
+  const channel = ui.channel.value.trim();
+  stop();
+  const mine = ++generation;
+  localStorage.setItem(STORED.channel, channel);
+  history.replaceState(null, '', `#${new URLSearchParams({ channel })}`);
+  setState('connecting', channel);
+  const fromStart = ui.fromStart.checked;
+  note('connecting', `connecting to ${channel}${fromStart ? ', from the beginning' : ''}`);
+  // Listeners must exist before the stream starts, or a replayed named event is missed.
+  const names = await recentNames(channel);
+  if (mine !== generation) return;
+
+  const url = eventsUrl(channel, subscriberParams(fromStart ? { lastEventId: '0' } : {}));
+  const source = new EventSource(url);
+  watch = { source, url, channel, state: 'connecting', names: new Set(), lastId: '' };
+  const current = watch;
+  source.addEventListener('message', show);
+  addNames(names);
+
+  source.onopen = () => {
+    if (current.state === 'reconnecting') note('reconnect', `reconnected; the hub resumes ${resumePoint(current)}`);
+    else note('open', 'open');
+    setState('open');
+    void refreshInfo();
+  };
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) {
+      void refused(current);
+    } else if (current.state !== 'reconnecting') {
+      // EventSource retries by itself (after the stream's `retry:`), sending Last-Event-ID.
+      note('lost', current.state === 'open' ? `connection lost; reconnecting to resume ${resumePoint(current)}` : 'cannot reach the hub; retrying');
+      setState('reconnecting');
+    }
+  };
+  source.addEventListener('gap', (event) => {
+    const gap = JSON.parse(event.data);
+    note('gap', `gap: events after ${gap.lastEventId} are no longer retained (oldest kept ${gap.oldestId ?? 'none'}, latest ${gap.latestId ?? 'none'}); what is kept follows`);
+  });
+  source.addEventListener('close', () => {
+    note('close', 'the channel was deleted (close event); disconnected');
+    stop();
+  });
+}
+
+/** EventSource gives up on a refused stream without saying why: ask once more with fetch. */
+async function refused(current) {
+  if (watch === current) stop();
+  const abort = new AbortController();
+  let why;
+  try {
+    const res = await fetch(current.url, { headers: { Accept: 'text/event-stream' }, signal: abort.signal });
+    if (res.status === 204) why = '204: the channel is deleted until its next publish';
+    else if (!res.ok) why = describeError(res.status, await res.text());
+    else why = `it answers ${res.status} now; connect again`;
+  } catch {
+    why = 'the hub cannot be reached';
+  } finally {
+    abort.abort(); // a stream that opened after all is not read
+  }
+  note('closed', `the hub refused the stream (${why}); EventSource does not retry`);
+}
+
+/** Closes the stream, if any; the page shows closed. */
+function stop() {
+  generation++;
+  watch?.source.close();
+  watch = null;
+  setState('closed');
+}
+
+// ---------------------------------------------------------------- publish and info
+
+async function publish() {
+  if (!ui.channel.reportValidity() || !ui.publish.reportValidity()) return;
+  const name = ui.event.value.trim();
+  // Before sending: the event can arrive before the answer does.
+  if (name) addNames([name]);
+  const body = { data: ui.data.value, ...(name ? { event: name } : {}) };
+  ui.publishResult.textContent = 'publishing…';
+  delete ui.publishResult.dataset.status;
+  try {
+    const res = await fetch(`${channelUrl(ui.channel.value.trim())}/events`, {
+      method: 'POST',
+      headers: { ...authorization(), 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    ui.publishResult.dataset.status = String(res.status);
+    ui.publishResult.textContent = `${res.status}\n${pretty(text)}`;
+  } catch {
+    ui.publishResult.textContent = 'The hub cannot be reached.';
+  }
+  await refreshInfo();
+}
+
+/** Bumped by every info request, so that a slower, older answer cannot overwrite a newer one. */
+let infoRequest = 0;
+
+async function refreshInfo() {
+  const mine = ++infoRequest;
+  const fields = ui.info.querySelectorAll('dd');
+  const fill = (info) => fields.forEach((dd) => (dd.textContent = String(info[dd.dataset.field] ?? '–')));
+  if (!ui.key.value.trim() || !ui.channel.checkValidity()) {
+    ui.infoStatus.textContent = 'Needs a channel and the publish key.';
+    return;
+  }
+  try {
+    const res = await fetch(channelUrl(ui.channel.value.trim()), { headers: authorization(), cache: 'no-store' });
+    const text = await res.text();
+    if (mine !== infoRequest) return;
+    if (!res.ok) {
+      fill({});
+      ui.infoStatus.textContent = describeError(res.status, text);
+      return;
+    }
+    const info = JSON.parse(text);
+    fill(info);
+    ui.infoStatus.textContent = `${info.channel}, read at ${now().textContent}`;
+  } catch {
+    ui.infoStatus.textContent = 'The hub cannot be reached.';
+  }
+}
+
+// ---------------------------------------------------------------- wiring
+
+ui.subscribe.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void connect();
+});
+$('disconnect').addEventListener('click', () => {
+  if (watch) note('closed', 'disconnected');
+  stop();
+});
+$('clear').addEventListener('click', () => ui.log.replaceChildren());
+ui.names.addEventListener('change', listen);
+ui.publish.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void publish();
+});
+$('refresh').addEventListener('click', () => void refreshInfo());
+ui.key.addEventListener('change', () => sessionStorage.setItem(STORED.key, ui.key.value));
+ui.token.addEventListener('change', () => sessionStorage.setItem(STORED.token, ui.token.value));
+// A link with #channel=… opens that channel, also when pasted into an open console.
+window.addEventListener('hashchange', () => {
+  const channel = channelFromHash();
+  if (channel && channel !== watch?.channel) {
+    ui.channel.value = channel;
+    void connect();
+  }
+});
+
+ui.key.value = sessionStorage.getItem(STORED.key) ?? '';
+ui.token.value = sessionStorage.getItem(STORED.token) ?? '';
+const linked = channelFromHash();
+ui.channel.value = linked ?? localStorage.getItem(STORED.channel) ?? '';
+if (linked) void connect();
