@@ -1,10 +1,10 @@
-// The client library (client/): its pure parts, and subscribe() against a scripted
+// The client library (client/): its pure parts, and subscribe()/publish() against a scripted
 // fetch that answers as API.md and docs/api.md say the hub does. The real hub: test/e2e/client.test.ts.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backoffDelay, resolveBackoff, DEFAULT_BACKOFF } from '../client/backoff.ts';
 import { isRetryableStatus, parseError, retryAfterMs } from '../client/errors.ts';
 import type { Fetch } from '../client/fetch.ts';
-import { HeraldError, subscribe, type CloseReason, type ErrorInfo, type Gap, type HeraldEvent, type SubscribeOptions } from '../client/index.ts';
+import { HeraldError, publish, subscribe, type CloseReason, type ErrorInfo, type Gap, type HeraldEvent, type SubscribeOptions } from '../client/index.ts';
 import { interpret, type Target } from '../client/messages.ts';
 import { channelEventsUrl, multiEventsUrl } from '../client/urls.ts';
 
@@ -627,5 +627,92 @@ describe('subscribe({ channels }) — docs/api.md', () => {
     expect(plain(seen.events).map((e) => e.cursor)).toEqual(['1.0']);
     expect(seen.errors).toHaveLength(1);
     expect(sent).toHaveLength(1);
+  });
+});
+
+// ---------------------------------------------------------------- publish
+
+describe('publish', () => {
+  const ack = (ids: string[], replayed = false) =>
+    Response.json({ channel: 'orders', ids, subscribers: 2 }, { status: 201, headers: replayed ? { 'Idempotent-Replayed': 'true' } : {} });
+  const events = [{ data: 'a' }, { event: 'tick', data: { n: 1 } }];
+  const fast = { initialMs: 0, maxMs: 0 };
+
+  it('POSTs the batch as JSON with the key and one random Idempotency-Key, the same on every retry', async () => {
+    const { fetch, sent } = scriptedFetch(new TypeError('fetch failed'), errorAnswer(503, 'unavailable', { 'Retry-After': '0' }), ack(['41', '42'], true));
+    const result = await publish(`${HUB}/`, 'herald-dev-key', events, { channel: 'orders', fetch, backoff: fast });
+    expect(result).toEqual({ channel: 'orders', ids: ['41', '42'], subscribers: 2, replayed: true, idempotencyKey: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(sent).toHaveLength(3);
+    for (const request of sent) {
+      expect(request).toEqual({
+        url: `${HUB}/v1/channels/orders/events`,
+        method: 'POST',
+        headers: { authorization: 'Bearer herald-dev-key', 'content-type': 'application/json', 'idempotency-key': result.idempotencyKey },
+        body: '{"events":[{"data":"a"},{"event":"tick","data":{"n":1}}]}',
+      });
+    }
+  });
+
+  it('sends the given Idempotency-Key, and a call that needs no retry is not a replay', async () => {
+    const { fetch, sent } = scriptedFetch(ack(['7']));
+    const result = await publish(HUB, 'k', [{ data: 'x' }], { channel: 'orders', idempotencyKey: 'import-2026-11-25', fetch });
+    expect(result).toEqual({ channel: 'orders', ids: ['7'], subscribers: 2, replayed: false, idempotencyKey: 'import-2026-11-25' });
+    expect(sent.map((s) => s.headers['idempotency-key'])).toEqual(['import-2026-11-25']);
+  });
+
+  it('two calls generate two different keys', async () => {
+    const { fetch, sent } = scriptedFetch(ack(['1']), ack(['2']));
+    await publish(HUB, 'k', [{ data: 'x' }], { channel: 'orders', fetch });
+    await publish(HUB, 'k', [{ data: 'x' }], { channel: 'orders', fetch });
+    expect(sent[0]!.headers['idempotency-key']).not.toBe(sent[1]!.headers['idempotency-key']);
+  });
+
+  it.each([
+    [400, 'invalid_payload'],
+    [401, 'unauthorized'],
+    [403, 'forbidden'],
+    [413, 'payload_too_large'],
+    [422, 'idempotency_key_reused'],
+  ])('%i %s is thrown as a HeraldError at once, never retried', async (status, code) => {
+    const { fetch, sent } = scriptedFetch(errorAnswer(status, code), ack(['1']));
+    const failure = publish(HUB, 'k', events, { channel: 'orders', fetch, backoff: fast });
+    await expect(failure).rejects.toBeInstanceOf(HeraldError);
+    await expect(failure).rejects.toMatchObject({ status, code });
+    expect(sent).toHaveLength(1);
+  });
+
+  it('gives up after `retries` retries with the last error', async () => {
+    const { fetch, sent } = scriptedFetch(errorAnswer(500, 'internal_error'), errorAnswer(503, 'unavailable'), new TypeError('fetch failed'), ack(['1']));
+    await expect(publish(HUB, 'k', events, { channel: 'orders', fetch, retries: 2, backoff: fast })).rejects.toThrow(new TypeError('fetch failed'));
+    expect(sent).toHaveLength(3);
+  });
+
+  it('retries: 0 makes one attempt', async () => {
+    const { fetch, sent } = scriptedFetch(errorAnswer(503, 'unavailable'), ack(['1']));
+    await expect(publish(HUB, 'k', events, { channel: 'orders', fetch, retries: 0 })).rejects.toMatchObject({ status: 503, code: 'unavailable' });
+    expect(sent).toHaveLength(1);
+  });
+
+  it('aborting while it waits to retry rejects with the signal\'s reason; no timer is left and no request follows', async () => {
+    vi.useFakeTimers();
+    const controller = new AbortController();
+    const { fetch, sent } = scriptedFetch(new TypeError('fetch failed'), ack(['1']));
+    const failure = publish(HUB, 'k', events, { channel: 'orders', fetch, signal: controller.signal });
+    await until(() => expect(vi.getTimerCount()).toBe(1));
+    const reason = new Error('shutting down');
+    controller.abort(reason);
+    await expect(failure).rejects.toBe(reason);
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('a 201 whose body is not {channel, ids, subscribers} is invalid_response', async () => {
+    const { fetch } = scriptedFetch(new Response('{"ids":[1]}', { status: 201 }));
+    await expect(publish(HUB, 'k', events, { channel: 'orders', fetch })).rejects.toMatchObject({ status: 201, code: 'invalid_response' });
+  });
+
+  it('refuses retries that are not a whole number ≥ 0', async () => {
+    await expect(publish(HUB, 'k', events, { channel: 'orders', retries: -1 })).rejects.toThrow(new RangeError('publish(): retries must be a whole number ≥ 0, got -1.'));
   });
 });
