@@ -125,25 +125,26 @@ async function read(body: ReadableStream<Uint8Array>, { target, state, signal, c
     }
   };
 
+  /** Whether the subscription goes on, once the opening has been reported (onOpen may end it). */
+  const live = () => {
+    if (!stopped()) open();
+    return !stopped();
+  };
+
   const parser = createParser({
     onRetry: (ms) => {
-      if (stopped()) return;
-      state.retryMs = ms;
-      open();
+      if (live()) state.retryMs = ms;
     },
-    onComment: () => {
-      if (!stopped()) open();
-    },
+    onComment: () => void live(),
     // Called at the end of every block with an `id:`, data or not: the stream's opening
     // `id:` sets the cursor before any event (API.md's opening, WHATWG "dispatch the event").
     onId: (id) => {
-      if (stopped()) return;
-      open();
+      if (!live()) return;
       before = state.cursor;
       state.cursor = id;
     },
     onEvent: (message) => {
-      if (stopped()) return;
+      if (!live()) return;
       const error = deliver(interpret(message, target));
       if (error === undefined) return;
       end = { type: 'error', error };

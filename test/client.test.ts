@@ -497,6 +497,25 @@ describe('subscribe({ channel })', () => {
     expect(sent).toHaveLength(1);
   });
 
+  it('an onOpen that throws ends it before any event, the cursor where it was', async () => {
+    const failure = new Error('open handler failed');
+    const { fetch, sent } = scriptedFetch(sse('id: 5\ndata: a\n\n'));
+    const delivered: HeraldEvent[] = [];
+    const sub = subscribe(HUB, {
+      channel: 'orders',
+      lastEventId: '4',
+      fetch,
+      onOpen: () => {
+        throw failure;
+      },
+      onEvent: (event) => delivered.push(event),
+    });
+    await expect(sub.closed).resolves.toEqual({ type: 'error', error: failure });
+    expect(sub.lastEventId).toBe('4');
+    expect(delivered).toEqual([]);
+    expect(sent).toHaveLength(1);
+  });
+
   it('close() inside onEvent stops delivery at that event, even within one chunk', async () => {
     const { fetch, sent } = scriptedFetch(sse('retry: 100\n: connected\n\nid: 5\ndata: a\n\nid: 6\ndata: b\n\nid: 7\ndata: c\n\n'));
     const { sub, seen } = recorded({
