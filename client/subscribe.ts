@@ -1,0 +1,153 @@
+/**
+ * `subscribe()`: one channel's stream (API.md), or several channels' in one (docs/api.md),
+ * delivered to callbacks. It reconnects by itself with backoff and resumes exactly where
+ * it was (Last-Event-ID), until the subscriber closes it or the hub's answer is final.
+ */
+import { backoffDelay, resolveBackoff, type BackoffOptions } from './backoff.ts';
+import { connect, type Connection } from './connection.ts';
+import { delay } from './delay.ts';
+import { asError, type HeraldError } from './errors.ts';
+import { platformFetch, type Fetch } from './fetch.ts';
+import type { Gap, HeraldEvent, Target } from './messages.ts';
+import { channelEventsUrl, multiEventsUrl } from './urls.ts';
+
+export interface SubscribeOptions {
+  /** One channel: `GET /v1/channels/{channel}/events`. Give exactly one of `channel` and `channels`. */
+  channel?: string;
+  /** Up to 16 channels in one stream: `GET /v1/events?channel=…` (docs/api.md). */
+  channels?: readonly string[];
+  /** Sent as `Authorization: Bearer <token>`: a subscribe token, needed for `private-` channels. */
+  token?: string;
+  /** More request headers (not Last-Event-ID: see `lastEventId`). */
+  headers?: Record<string, string>;
+  /**
+   * Resume after this point: an event id on one channel, a cursor (`12.0.7`, from
+   * {@link HeraldEvent.cursor} or {@link Subscription.lastEventId}) on several; `'0'` asks
+   * for everything retained. Absent: live only.
+   */
+  lastEventId?: string;
+  /** Aborting it ends the subscription, as {@link Subscription.close} does. */
+  signal?: AbortSignal;
+  /** Each event, in order, exactly once. Throwing ends the subscription (`closed` resolves with the error). */
+  onEvent(event: HeraldEvent): void;
+  /** Events after `gap.lastEventId` were no longer retained; the ones that are follow. */
+  onGap?(gap: Gap): void;
+  /** The hub's stream opened (its first bytes arrived), on every connection. */
+  onOpen?(): void;
+  /** A connection failed. `willRetry` false: the subscription is over and `onClose` follows. */
+  onError?(error: HeraldError | Error, info: ErrorInfo): void;
+  /** The subscription is over, for the reason given; called once. */
+  onClose?(reason: CloseReason): void;
+  /** Reconnection delays; the hub's `retry:` replaces `initialMs` as the base once it is known. */
+  backoff?: BackoffOptions;
+  /** Replaces the platform's fetch (tests, proxies). */
+  fetch?: Fetch;
+}
+
+export interface ErrorInfo {
+  /** False when this error is final: no reconnection follows. */
+  willRetry: boolean;
+  /** The wait before the next connection, when there is one. */
+  delayMs?: number;
+  /** Failures in a row, this one included; a connection that opened starts the count again. */
+  attempt: number;
+}
+
+/** Why a subscription ended. */
+export type CloseReason =
+  /** `close()` or the signal. */
+  | { type: 'closed' }
+  /** The channel was deleted (a `close` event, or `204`); on several channels, every one of them. */
+  | { type: 'deleted' }
+  /**
+   * A final answer (401, 403, any other 4xx but 408 and 429), a response that breaks the
+   * contract (`invalid_stream`), or what a callback threw.
+   */
+  | { type: 'error'; error: HeraldError | Error };
+
+export interface Subscription {
+  /** The cursor a reconnection resumes from: the last `id:` received (and handled), or the `lastEventId` option. */
+  readonly lastEventId: string | undefined;
+  /** Ends the subscription: the request is cancelled and no reconnection is pending afterwards. */
+  close(): void;
+  /** Resolves, once the subscription is over for good, with why. */
+  readonly closed: Promise<CloseReason>;
+}
+
+function targetOf({ channel, channels }: SubscribeOptions): Target {
+  if (channel !== undefined && channels === undefined) return { kind: 'channel', channel };
+  if (channel === undefined && channels !== undefined) {
+    if (channels.length === 0) throw new TypeError('subscribe(): `channels` needs at least one channel.');
+    return { kind: 'channels', channels: [...channels] };
+  }
+  throw new TypeError('subscribe() takes exactly one of `channel` and `channels`.');
+}
+
+function requestHeaders({ headers, token }: SubscribeOptions): Headers {
+  const result = new Headers(headers);
+  if (result.has('Last-Event-ID')) throw new TypeError('subscribe(): give the resume point as `lastEventId`, not as a header.');
+  if (token !== undefined) {
+    if (result.has('Authorization')) throw new TypeError('subscribe(): give the credential as `token` or as an Authorization header, not both.');
+    result.set('Authorization', `Bearer ${token}`);
+  }
+  result.set('Accept', 'text/event-stream');
+  return result;
+}
+
+/**
+ * Subscribes to one channel or several. Throws a TypeError or RangeError at once for
+ * options that cannot work; everything after that is reported through the callbacks.
+ *
+ * @param url the hub's base URL, e.g. `https://hub.example.com`.
+ */
+export function subscribe(url: string, options: SubscribeOptions): Subscription {
+  const target = targetOf(options);
+  const backoff = resolveBackoff(options.backoff);
+  const controller = new AbortController();
+  const conn: Connection = {
+    fetch: options.fetch ?? platformFetch,
+    url: target.kind === 'channel' ? channelEventsUrl(url, target.channel) : multiEventsUrl(url, target.channels),
+    headers: requestHeaders(options),
+    target,
+    signal: controller.signal,
+    state: { cursor: options.lastEventId, retryMs: undefined },
+    callbacks: options,
+  };
+  const abort = () => controller.abort();
+  if (options.signal?.aborted) abort();
+  options.signal?.addEventListener('abort', abort, { once: true });
+
+  async function run(): Promise<CloseReason> {
+    let failures = 0;
+    while (!controller.signal.aborted) {
+      const outcome = await connect(conn);
+      failures = outcome.opened ? 1 : failures + 1;
+      if (outcome.type === 'final') {
+        if (outcome.reason.type === 'error') options.onError?.(outcome.reason.error, { willRetry: false, attempt: failures });
+        return outcome.reason;
+      }
+      const base = conn.state.retryMs ?? backoff.initialMs;
+      const delayMs = Math.max(backoffDelay(failures, base, backoff), outcome.retryAfterMs ?? 0);
+      options.onError?.(outcome.error, { willRetry: true, delayMs, attempt: failures });
+      if (!(await delay(delayMs, controller.signal))) break;
+    }
+    return { type: 'closed' };
+  }
+
+  const closed = run()
+    .catch((thrown: unknown): CloseReason => ({ type: 'error', error: asError(thrown) }))
+    .then((reason) => {
+      // A long-lived signal must not keep this subscription reachable.
+      options.signal?.removeEventListener('abort', abort);
+      options.onClose?.(reason);
+      return reason;
+    });
+
+  return {
+    get lastEventId() {
+      return conn.state.cursor;
+    },
+    close: abort,
+    closed,
+  };
+}
