@@ -311,10 +311,11 @@ ${failures.length || troubled.length ? `## Failed runs and runs with losses\n\n$
   SQLite writes to a local disk; the limits of a real Durable Object (one thread, 128 MB,
   about 1,000 requests/s) are not enforced by workerd here.
 - **\`workerd-floor\`** is not Herald: a minimal Durable Object broadcaster in the same
-  single workerd (no storage, auth, validation, heartbeats or backpressure). Where Herald's
-  column is close to it, the cost is the runtime's (an HTTP response and a ReadableStream
-  per subscriber, one enqueue and one socket write per delivery), and no change inside
-  Herald's code can take it below that column on this runtime.
+  single workerd (no storage, auth, validation, heartbeats or backpressure) that writes
+  every event to every stream as a chunk of its own: the runtime's cost of an HTTP response
+  and a ReadableStream per subscriber and of one chunk per delivery. Herald hands a reader
+  that is still busy everything it missed as one chunk, so under load it pumps fewer chunks
+  than deliveries and can cost less than this floor.
 - **Nchan** runs as a stock nginx would: a worker per core, its channel in shared memory.
   Herald's channel is one Durable Object, so one thread, however many cores the machine has.
 - **The Node broadcaster** does nothing but write each event to each socket. If its latency
