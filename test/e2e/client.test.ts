@@ -22,7 +22,8 @@ import {
   type SubscribeOptions,
 } from '../../client/index.ts';
 import { idRange } from './clients';
-import { AUTH, PUBLISH_KEY, removeDir, request, sleep, snapshotApp, startHub, tempDir, uniqueChannel, until, within, type Hub } from './hub';
+import { testSetup } from './restarts';
+import { AUTH, PUBLISH_KEY, removeDir, request, sleep, startHub, tempDir, uniqueChannel, until, within, type Hub } from './hub';
 
 const run = promisify(execFile);
 const TOKEN_SCRIPT = new URL('../../scripts/token.mjs', import.meta.url).pathname;
@@ -298,31 +299,9 @@ describe('publish(): retried under one Idempotency-Key (API.md "Idempotency")', 
   });
 });
 
-/**
- * One test's storage directory and copy of the Worker, shared by the hubs it starts on one
- * port (so the client finds the restarted hub where it left the first), all stopped and
- * removed when the test finishes.
- */
-async function restartable(vars: Record<string, number>): Promise<{ start: () => Promise<Hub> }> {
-  const persistTo = await tempDir();
-  const app = await snapshotApp();
-  const hubs: Hub[] = [];
-  onTestFinished(async () => {
-    await Promise.all(hubs.map((h) => h.stop()));
-    await Promise.all([removeDir(persistTo), removeDir(app)]);
-  });
-  return {
-    start: async () => {
-      const started = await startHub({ persistTo, app, vars, port: hubs[0]?.port });
-      hubs.push(started);
-      return started;
-    },
-  };
-}
-
 describe('subscribe() and publish() across a hub restart (stop, then start on the same storage and port)', () => {
   it('loses no event and duplicates none, with publishes before, during and after the restart', { timeout: 180_000 }, async () => {
-    const setup = await restartable({});
+    const setup = await testSetup();
     const first = await setup.start();
     const channel = uniqueChannel();
     const watched = watchedFetch();
@@ -345,7 +324,7 @@ describe('subscribe() and publish() across a hub restart (stop, then start on th
     await waitFor(() => seen.errors.length >= 1, 10_000, 'an error once the hub stopped');
     // Some of 4–8 may have arrived live before the stop; the cursor says which.
     const lastBeforeStop = sub.lastEventId;
-    await setup.start();
+    await setup.start({ port: first.port });
     await within(during, 60_000, 'publishes 4–8 to go through the restart');
     for (const n of [9, 10]) acked.push(...(await send(n)).ids);
     watched.release();
@@ -365,7 +344,7 @@ describe('subscribe() and publish() across a hub restart (stop, then start on th
   });
 
   it('delays grow with each failure in a row while the hub is down, from its retry:, capped; they start again after it is back', { timeout: 180_000 }, async () => {
-    const setup = await restartable({ RETRY_MS: 200 });
+    const setup = await testSetup({ RETRY_MS: 200 });
     const first = await setup.start();
     const { seen, waitFor } = observe(first.url, { channel: uniqueChannel(), backoff: { maxMs: 1600 } });
     await waitFor(() => seen.opens === 1, 10_000, 'the stream to open');
@@ -386,7 +365,7 @@ describe('subscribe() and publish() across a hub restart (stop, then start on th
     }
     expect(down.at(-1)!.delayMs).toBe(1600);
 
-    const second = await setup.start();
+    const second = await setup.start({ port: first.port });
     await waitFor(() => seen.opens > opensWhileDown, 30_000, 'the stream to open again on the restarted hub');
     const before = seen.errors.length;
     await second.stop();
@@ -399,15 +378,7 @@ describe('subscribe() and publish() across a hub restart (stop, then start on th
 });
 
 describe('subscribe({ channels }) against the hub (docs/api.md)', () => {
-  /** The route is being built in /work/main; until this hub has it, these tests say so and skip. */
-  async function requireMultiChannelRoute(skip: (note: string) => never): Promise<void> {
-    const res = await fetch(`${hub.url}/v1/events?channel=probe`, { headers: { Accept: 'text/event-stream' }, signal: AbortSignal.timeout(10_000) });
-    await res.body?.cancel();
-    if (res.status === 404) skip('this hub has no GET /v1/events yet (docs/api.md; being built on main)');
-  }
-
-  it('gets the events of every channel with their own ids, resumes with the cursor after a cut, and ends once every channel is deleted', async ({ skip }) => {
-    await requireMultiChannelRoute(skip);
+  it('gets the events of every channel with their own ids, resumes with the cursor after a cut, and ends once every channel is deleted', async () => {
     const [a, b] = [uniqueChannel(), uniqueChannel()];
     const watched = watchedFetch();
     const { sub, seen, waitFor } = observe(hub.url, { channels: [a, b], fetch: watched.fetch });

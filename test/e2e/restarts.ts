@@ -8,10 +8,10 @@ import { removeDir, snapshotApp, startHub, tempDir, type Hub } from './hub';
 
 /**
  * One test's storage directory and copy of the Worker, shared by the hubs it starts
- * (the restarted hub runs the same code on the same storage), all stopped and removed
- * when the test finishes.
+ * (the restarted hub runs the same code on the same storage, with the same `vars`), all
+ * stopped and removed when the test finishes.
  */
-export async function testSetup(): Promise<{ start: (options?: { port?: number }) => Promise<Hub> }> {
+export async function testSetup(vars: Record<string, string | number> = {}): Promise<{ start: (options?: { port?: number }) => Promise<Hub> }> {
   const persistTo = await tempDir();
   const app = await snapshotApp();
   const hubs: Hub[] = [];
@@ -21,7 +21,7 @@ export async function testSetup(): Promise<{ start: (options?: { port?: number }
   });
   return {
     start: async ({ port } = {}) => {
-      const hub = await startHub({ persistTo, app, port });
+      const hub = await startHub({ persistTo, app, port, vars });
       hubs.push(hub);
       return hub;
     },
