@@ -12,17 +12,15 @@ export interface Frame {
   /** The `data:` lines joined by `\n`; absent when the block had none. */
   data?: string;
   retry?: number;
-  /** True for a block that only held comments (`: connected`, `: heartbeat`). */
-  comment: boolean;
 }
 
 /** Parses one complete block (without its blank line). */
 export function parseFrame(block: string): Frame {
-  const frame: Frame = { comment: true };
+  // A block of comments only (`: connected`, `: heartbeat`) parses to an empty frame.
+  const frame: Frame = {};
   const data: string[] = [];
   for (const line of block.split('\n')) {
     if (line.startsWith(':')) continue;
-    frame.comment = false;
     const colon = line.indexOf(':');
     const field = colon === -1 ? line : line.slice(0, colon);
     const value = colon === -1 ? '' : line.slice(line[colon + 1] === ' ' ? colon + 2 : colon + 1);

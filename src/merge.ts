@@ -1,13 +1,16 @@
 /**
  * Merges the SSE streams of several channels' Durable Objects into the one stream of a
  * multi-channel subscription (docs/api.md). Each event is re-framed with its channel and
- * the cursor of every channel as its id; gaps and closes say their channel; heartbeats are
- * written only when the merged stream itself has been silent.
+ * the cursor of every channel as its id; gaps and closes say their channel. Heartbeats
+ * are the merged stream's own, timed from its last write: the channels' heartbeats are
+ * dropped, since their timing says nothing about what this stream last wrote.
  *
  * Reading is driven by the client: a channel's stream is read only while the client waits
  * for bytes, so a slow client leaves its bytes queued in the channels' objects, which cut
- * it off past MAX_BUFFERED_BYTES as for any subscriber. A cut, or any channel's stream
- * failing, fails the whole stream, and the client resumes every channel from its cursor.
+ * it off past MAX_BUFFERED_BYTES as for any subscriber. What the Worker itself holds is
+ * bounded by one chunk per channel (an object's chunk is at most 4 KiB of joined events,
+ * or one publish). A cut, or any channel's stream failing, fails the whole stream, and the
+ * client resumes every channel from its cursor.
  */
 import { cursorText } from './cursor';
 import { FrameReader, type Frame } from './frames';
@@ -25,7 +28,7 @@ export interface MergeOptions {
   heartbeatMs: number;
 }
 
-/** A heartbeat due this close is sent now: the objects' own timers drift against ours. */
+/** A heartbeat due this close is sent now rather than by another timer. */
 const HEARTBEAT_SLACK_MS = 100;
 
 const encoder = new TextEncoder();
@@ -79,6 +82,7 @@ class MergedStream {
   #waiting = false;
   #lastWrite = Date.now();
   #ended = false;
+  #heartbeat: ReturnType<typeof setTimeout> | undefined;
 
   constructor(inputs: readonly MergeInput[], options: MergeOptions) {
     this.#options = options;
@@ -113,6 +117,22 @@ class MergedStream {
       if (part.reader === null) this.#pending += encodeChannelNotice('close', part.channel, '{"reason":"deleted"}');
       else this.#take(part, early[part.index] ?? []);
     }
+    this.#scheduleHeartbeat(this.#options.heartbeatMs);
+  }
+
+  /** Writes `: heartbeat` once the stream has been silent for the interval. */
+  #scheduleHeartbeat(delay: number): void {
+    this.#heartbeat = setTimeout(() => {
+      if (this.#ended) return;
+      const silent = Date.now() - this.#lastWrite;
+      // Bytes still pending mean a busy client, not a silent stream.
+      if (this.#pending === '' && silent >= this.#options.heartbeatMs - HEARTBEAT_SLACK_MS) {
+        this.#pending = ': heartbeat\n\n';
+        this.#flush();
+      }
+      const next = this.#lastWrite + this.#options.heartbeatMs - Date.now();
+      this.#scheduleHeartbeat(next > HEARTBEAT_SLACK_MS ? next : this.#options.heartbeatMs);
+    }, Math.max(delay, HEARTBEAT_SLACK_MS));
   }
 
   /** Reads a channel's stream up to its opening; returns the frames that came with it. */
@@ -139,8 +159,6 @@ class MergedStream {
       } else if (frame.id !== undefined && frame.data !== undefined) {
         this.#cursor[part.index] = frame.id;
         this.#pending += encodeMergedEvent(cursorText(this.#cursor), part.channel, { ...frame, id: frame.id });
-      } else if (frame.comment && this.#pending === '' && Date.now() - this.#lastWrite >= this.#options.heartbeatMs - HEARTBEAT_SLACK_MS) {
-        this.#pending += ': heartbeat\n\n';
       }
     }
   }
@@ -190,6 +208,7 @@ class MergedStream {
   /** Every channel closed: the client gets what is pending, then the end. */
   #end(): void {
     this.#ended = true;
+    clearTimeout(this.#heartbeat);
     if (this.#pending !== '') this.#controller.enqueue(encoder.encode(this.#pending));
     this.#pending = '';
     this.#controller.close();
@@ -205,6 +224,7 @@ class MergedStream {
   /** Lets go of every channel's stream: each object sees its subscriber leave. */
   #release(): void {
     this.#ended = true;
+    clearTimeout(this.#heartbeat);
     this.#pending = '';
     for (const part of this.#parts) part.reader?.cancel().catch(() => {});
   }

@@ -30,12 +30,12 @@ describe('parseFrame / FrameReader read back what sse.ts writes', () => {
     ].map(decode).join('');
     const frames = new FrameReader().push(new TextEncoder().encode(text));
     expect(frames).toEqual([
-      { comment: false, retry: 2000, id: 7 },
-      { comment: false, id: 8, data: 'a\nb\nc' },
-      { comment: false, id: 9, event: 'order.created', data: '{"x":"y: z"}' },
-      { comment: false, event: 'gap', data: '{"lastEventId":"3","oldestId":"5","latestId":"9"}' },
-      { comment: true },
-      { comment: false, event: 'close', data: '{"reason":"deleted"}' },
+      { retry: 2000, id: 7 },
+      { id: 8, data: 'a\nb\nc' },
+      { id: 9, event: 'order.created', data: '{"x":"y: z"}' },
+      { event: 'gap', data: '{"lastEventId":"3","oldestId":"5","latestId":"9"}' },
+      {},
+      { event: 'close', data: '{"reason":"deleted"}' },
     ]);
   });
 
@@ -44,12 +44,12 @@ describe('parseFrame / FrameReader read back what sse.ts writes', () => {
     for (let cut = 1; cut < bytes.length; cut++) {
       const reader = new FrameReader();
       expect(reader.push(bytes.slice(0, cut))).toEqual([]);
-      expect(reader.push(bytes.slice(cut))).toEqual([{ comment: false, id: 1, data: 'ünï 🎉' }]);
+      expect(reader.push(bytes.slice(cut))).toEqual([{ id: 1, data: 'ünï 🎉' }]);
     }
   });
 
   it('takes a value with or without the space after the colon, and an empty data line', () => {
-    expect(parseFrame('id:4\ndata:\ndata: x')).toEqual({ comment: false, id: 4, data: '\nx' });
+    expect(parseFrame('id:4\ndata:\ndata: x')).toEqual({ id: 4, data: '\nx' });
   });
 });
 
@@ -99,12 +99,12 @@ describe('parseCursor', () => {
 
 describe('merged framing', () => {
   it('wraps the data in one JSON line with the channel and its own id; the cursor is the id', () => {
-    const text = encodeMergedEvent('4.9', 'orders', { comment: false, id: 9, event: 'order.created', data: 'a\nb\r"c"' });
+    const text = encodeMergedEvent('4.9', 'orders', { id: 9, event: 'order.created', data: 'a\nb\r"c"' });
     expect(text).toBe('id: 4.9\nevent: order.created\ndata: {"channel":"orders","id":"9","data":"a\\nb\\r\\"c\\""}\n\n');
     expect(parseSse(text).events).toEqual([
       { id: '4.9', event: 'order.created', data: '{"channel":"orders","id":"9","data":"a\\nb\\r\\"c\\""}' },
     ]);
-    expect(encodeMergedEvent('1.0', 'a', { comment: false, id: 1, event: 'message', data: 'x' })).toBe(
+    expect(encodeMergedEvent('1.0', 'a', { id: 1, event: 'message', data: 'x' })).toBe(
       'id: 1.0\ndata: {"channel":"a","id":"1","data":"x"}\n\n',
     );
   });
