@@ -1,8 +1,9 @@
 /**
  * API.md "Auth" and CORS in a real browser: a page on another origin opens
  * `new EventSource(url, { withCredentials: true })` to a private channel, its token in the
- * `herald_token` cookie. Debian's Chromium (/usr/bin/chromium, installed by .ci/run),
- * driven by playwright-core; nothing is downloaded.
+ * `herald_token` cookie; and docs/api.md's multi-channel stream, which the browser's own
+ * reconnect resumes on every channel. Debian's Chromium (/usr/bin/chromium, installed by
+ * .ci/run), driven by playwright-core; nothing is downloaded.
  */
 import { existsSync } from 'node:fs';
 import http from 'node:http';
@@ -93,6 +94,40 @@ describe.skipIf(!present)('a cross-origin page in Chromium', () => {
         ],
         errors: 0,
       });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("resumes every channel of a multi-channel stream by the browser's own reconnect after the hub restarts", async () => {
+    const channels = ['a', 'b', 'c'].map((c) => uniqueChannel(`multi-${c}`));
+    const url = `${hub.url}/v1/events?${channels.map((c) => `channel=${c}`).join('&')}`;
+    const { context, page } = await open(allowedOrigin);
+    const received = async () =>
+      (await state(page)).events.map((e) => ({ cursor: e.id, ...(JSON.parse(e.data) as { channel: string; id: string; data: string }) }));
+    try {
+      await page.evaluate((u) => (globalThis as unknown as PageWindow).subscribe(u), url);
+      await page.waitForFunction(() => (globalThis as unknown as PageWindow).herald.opens === 1, null, { timeout: 10_000 });
+      for (const n of [1, 2]) await Promise.all(channels.map((c) => hub.publish(c, `${c}:${n}`)));
+      await page.waitForFunction(() => (globalThis as unknown as PageWindow).herald.events.length === 6, null, { timeout: 10_000 });
+
+      // The hub goes away and comes back on the same port and storage; what is published
+      // meanwhile reaches the page through Chromium's reconnect with its Last-Event-ID.
+      const port = hub.port;
+      await hub.stop();
+      await page.waitForFunction(() => (globalThis as unknown as PageWindow).herald.errors >= 1, null, { timeout: 10_000 });
+      hub = await startHub({ persistTo: dir, port, vars: { CORS_ORIGINS: allowedOrigin } });
+      for (const n of [3, 4]) await Promise.all(channels.map((c) => hub.publish(c, `${c}:${n}`)));
+      await page.waitForFunction(() => (globalThis as unknown as PageWindow).herald.events.length >= 12, null, { timeout: 30_000 });
+      await page.waitForTimeout(500); // nothing late, nothing twice
+
+      const events = await received();
+      expect(events).toHaveLength(12);
+      for (const channel of channels) {
+        expect(events.filter((e) => e.channel === channel).map((e) => [e.id, e.data])).toEqual([1, 2, 3, 4].map((n) => [String(n), `${channel}:${n}`]));
+      }
+      expect(events.at(-1)!.cursor).toBe('4.4.4');
+      expect((await state(page)).opens).toBe(2);
     } finally {
       await context.close();
     }
