@@ -5,6 +5,7 @@
 import { createParser } from 'eventsource-parser';
 import { HeraldError, asError, isRetryableStatus, readError, retryAfterMs } from './errors.ts';
 import type { Fetch } from './fetch.ts';
+import { watchIdle } from './idle.ts';
 import { interpret, type Incoming, type Target } from './messages.ts';
 import type { CloseReason, SubscribeOptions } from './subscribe.ts';
 
@@ -21,6 +22,8 @@ export interface Connection {
   headers: Headers;
   target: Target;
   signal: AbortSignal;
+  /** Silence, in ms, after which the connection is given up as dead (0: never). */
+  idleTimeoutMs: number;
   state: StreamState;
   callbacks: Pick<SubscribeOptions, 'onEvent' | 'onGap' | 'onOpen'>;
 }
@@ -48,6 +51,18 @@ function failed(signal: AbortSignal, thrown: unknown, opened: boolean): Outcome 
 
 /** Opens one connection and reads it to its end. Never throws. */
 export async function connect(conn: Connection): Promise<Outcome> {
+  const idle = watchIdle(conn.signal, conn.idleTimeoutMs);
+  try {
+    const outcome = await attempt({ ...conn, signal: idle.signal }, idle.touch);
+    // The timer aborted it, not the subscriber: the connection is dead, and retried as a broken one is.
+    return idle.expired !== undefined && !conn.signal.aborted ? { type: 'retry', error: idle.expired, opened: outcome.opened } : outcome;
+  } finally {
+    idle.stop();
+  }
+}
+
+/** One connection whose signal also aborts it when idle; `touch` says bytes arrived. */
+async function attempt(conn: Connection, touch: () => void): Promise<Outcome> {
   const headers = new Headers(conn.headers);
   // An `id:` with no value empties the cursor; EventSource then sends no Last-Event-ID either.
   if (conn.state.cursor) headers.set('Last-Event-ID', conn.state.cursor);
@@ -57,6 +72,7 @@ export async function connect(conn: Connection): Promise<Outcome> {
   } catch (thrown) {
     return failed(conn.signal, thrown, false);
   }
+  touch();
   // API.md: a deleted channel (docs/api.md: every channel of the set deleted) answers 204.
   if (res.status === 204) {
     discard(res);
@@ -75,10 +91,10 @@ export async function connect(conn: Connection): Promise<Outcome> {
     const error = new HeraldError(200, 'invalid_stream', `Expected a text/event-stream, got '${res.headers.get('Content-Type') ?? 'no content type'}'.`);
     return { type: 'final', reason: { type: 'error', error }, opened: false };
   }
-  return read(res.body, conn);
+  return read(res.body, conn, touch);
 }
 
-async function read(body: ReadableStream<Uint8Array>, { target, state, signal, callbacks }: Connection): Promise<Outcome> {
+async function read(body: ReadableStream<Uint8Array>, { target, state, signal, callbacks }: Connection, touch: () => void): Promise<Outcome> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   const closedChannels = new Set<string>();
@@ -162,6 +178,7 @@ async function read(body: ReadableStream<Uint8Array>, { target, state, signal, c
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      touch();
       parser.feed(decoder.decode(value, { stream: true }));
       if (end !== undefined) return { type: 'final', reason: end, opened };
       if (signal.aborted) return { type: 'final', reason: { type: 'closed' }, opened };

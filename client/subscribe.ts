@@ -8,6 +8,7 @@ import { connect, type Connection } from './connection.ts';
 import { delay } from './delay.ts';
 import { asError, type HeraldError } from './errors.ts';
 import { platformFetch, type Fetch } from './fetch.ts';
+import { resolveIdleTimeout } from './idle.ts';
 import type { Gap, HeraldEvent, Target } from './messages.ts';
 import { channelEventsUrl, multiEventsUrl } from './urls.ts';
 
@@ -36,10 +37,20 @@ export interface SubscribeOptions {
   onOpen?(): void;
   /** A connection failed. `willRetry` false: the subscription is over and `onClose` follows. */
   onError?(error: HeraldError | Error, info: ErrorInfo): void;
-  /** The subscription is over, for the reason given; called once. */
+  /**
+   * The subscription is over, for the reason given; called once. What it throws goes to
+   * `console.error`: `closed` still resolves with the reason.
+   */
   onClose?(reason: CloseReason): void;
   /** Reconnection delays; the hub's `retry:` replaces `initialMs` as the base once it is known. */
   backoff?: BackoffOptions;
+  /**
+   * A connection on which no bytes arrive for this long (not even the hub's heartbeat) is
+   * dropped and reconnected like a broken one, resuming from {@link Subscription.lastEventId};
+   * `onError` says it was idle. Default 45000: three of the hub's default 15 s heartbeats
+   * (keep it above the hub's HEARTBEAT_SECONDS). 0: never.
+   */
+  idleTimeoutMs?: number;
   /** Replaces the platform's fetch (tests, proxies). */
   fetch?: Fetch;
 }
@@ -95,6 +106,19 @@ function requestHeaders({ headers, token }: SubscribeOptions): Headers {
 }
 
 /**
+ * Calls `onClose`. What it throws is logged rather than rejecting `closed`: the
+ * subscription is over either way, and a rejection nobody awaits is an unhandled one
+ * (which ends a Node process).
+ */
+function notifyClose(onClose: SubscribeOptions['onClose'], reason: CloseReason): void {
+  try {
+    onClose?.(reason);
+  } catch (thrown) {
+    console.error('Herald subscribe(): onClose threw', thrown);
+  }
+}
+
+/**
  * Subscribes to one channel or several. Throws a TypeError or RangeError at once for
  * options that cannot work; everything after that is reported through the callbacks.
  *
@@ -110,6 +134,7 @@ export function subscribe(url: string, options: SubscribeOptions): Subscription 
     headers: requestHeaders(options),
     target,
     signal: controller.signal,
+    idleTimeoutMs: resolveIdleTimeout(options.idleTimeoutMs),
     state: { cursor: options.lastEventId, retryMs: undefined },
     callbacks: options,
   };
@@ -139,7 +164,7 @@ export function subscribe(url: string, options: SubscribeOptions): Subscription 
     .then((reason) => {
       // A long-lived signal must not keep this subscription reachable.
       options.signal?.removeEventListener('abort', abort);
-      options.onClose?.(reason);
+      notifyClose(options.onClose, reason);
       return reason;
     });
 

@@ -14,6 +14,7 @@ const encoder = new TextEncoder();
 
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 // ---------------------------------------------------------------- pure parts
@@ -314,6 +315,9 @@ async function until(check: () => void): Promise<void> {
   }
 }
 
+/** Lets the client read what a test just wrote, when no callback shows it (a comment). */
+const settle = () => new Promise((resolve) => realSetTimeout(resolve, 5));
+
 /** Plain data of events, for exact comparison. */
 const plain = (events: readonly HeraldEvent[]) => events.map(({ channel, id, event, data, cursor }) => ({ channel, id, event, data, cursor }));
 
@@ -434,6 +438,96 @@ describe('subscribe({ channel })', () => {
     expect(seen.errors[0]!.info).toEqual({ willRetry: true, delayMs: 10_000, attempt: 1 });
   });
 
+  it('a stream that goes silent for idleTimeoutMs (not even a heartbeat) is dropped and resumed from the last id, as an error that is retried', async () => {
+    const stalled = liveStream();
+    const next = liveStream();
+    const { fetch, sent } = scriptedFetch(stalled.response, next.response);
+    const { sub, seen } = recorded({ channel: 'orders', lastEventId: '0', fetch, idleTimeoutMs: 200 });
+    // The opening and two events, then nothing: the connection died without a word.
+    stalled.write('retry: 100\nid: 0\n: connected\n\nid: 1\ndata: one\n\nid: 2\ndata: two\n\n');
+    await until(() => expect(sent).toHaveLength(2));
+    next.write('retry: 100\n: connected\n\nid: 3\ndata: three\n\n');
+    await until(() => expect(seen.events).toHaveLength(3));
+    sub.close();
+    await expect(sub.closed).resolves.toEqual({ type: 'closed' });
+
+    expect(stalled.cancelled()).toBe(true);
+    expect(sent[1]!.headers['last-event-id']).toBe('2');
+    expect(plain(seen.events).map((e) => [e.id, e.data])).toEqual([['1', 'one'], ['2', 'two'], ['3', 'three']]);
+    const [first] = seen.errors;
+    expect([first!.error.message, first!.info.willRetry, first!.info.attempt]).toEqual([
+      'The connection was idle for 200 ms: no bytes from the hub, not even a heartbeat.',
+      true,
+      1,
+    ]);
+    // retry: 100 is the base, as after any broken stream.
+    expect(first!.info.delayMs).toBeGreaterThanOrEqual(100);
+    expect(first!.info.delayMs).toBeLessThanOrEqual(200);
+    // A slow test run may let the second stream go idle too: that is the same error again.
+    for (const { error, info } of seen.errors) expect([error.message, info.willRetry]).toEqual([first!.error.message, true]);
+  });
+
+  it('only silence counts: every byte (a heartbeat too) restarts the clock; a request never answered times out as well; close() leaves no timer', async () => {
+    vi.useFakeTimers();
+    const stream = liveStream();
+    const { fetch, sent } = scriptedFetch(stream.response); // later requests are never answered
+    const { sub, seen } = recorded({ channel: 'orders', fetch, idleTimeoutMs: 200 });
+    stream.write('retry: 100\nid: 0\n: connected\n\n');
+    await until(() => expect(seen.opens).toBe(1));
+    // 150 ms between writes, 600 ms in all: never 200 ms of silence.
+    await vi.advanceTimersByTimeAsync(150);
+    stream.write('id: 1\ndata: one\n\n');
+    await until(() => expect(seen.events).toHaveLength(1));
+    for (let beat = 0; beat < 3; beat++) {
+      await vi.advanceTimersByTimeAsync(150);
+      stream.write(': heartbeat\n\n');
+      await settle();
+    }
+    await vi.advanceTimersByTimeAsync(199);
+    expect(seen.errors).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    await until(() => expect(seen.errors).toHaveLength(1));
+    expect(stream.cancelled()).toBe(true);
+
+    // The reconnection hangs before any answer: given up on after 200 ms too, one more failure in a row.
+    await vi.advanceTimersByTimeAsync(seen.errors[0]!.info.delayMs!);
+    await until(() => expect(sent).toHaveLength(2));
+    await vi.advanceTimersByTimeAsync(199);
+    expect(seen.errors).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await until(() => expect(seen.errors).toHaveLength(2));
+    expect(seen.errors.map(({ error, info }) => [error.message, info.willRetry, info.attempt])).toEqual([
+      ['The connection was idle for 200 ms: no bytes from the hub, not even a heartbeat.', true, 1],
+      ['The connection was idle for 200 ms: no bytes from the hub, not even a heartbeat.', true, 2],
+    ]);
+
+    await vi.advanceTimersByTimeAsync(seen.errors[1]!.info.delayMs!);
+    await until(() => expect(sent).toHaveLength(3));
+    expect(vi.getTimerCount()).toBe(1); // the third request's idle timer
+    sub.close();
+    await expect(sub.closed).resolves.toEqual({ type: 'closed' });
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(sent.map((s) => s.headers['last-event-id'])).toEqual([undefined, '1', '1']);
+    expect(seen.errors).toHaveLength(2);
+  });
+
+  it('idleTimeoutMs: 0 never gives up on a silent stream, and sets no timer', async () => {
+    vi.useFakeTimers();
+    const stream = liveStream();
+    const { fetch, sent } = scriptedFetch(stream.response);
+    const { sub, seen } = recorded({ channel: 'orders', fetch, idleTimeoutMs: 0 });
+    stream.write('retry: 100\nid: 0\n: connected\n\n');
+    await until(() => expect(seen.opens).toBe(1));
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(seen.errors).toEqual([]);
+    expect(stream.cancelled()).toBe(false);
+    sub.close();
+    await expect(sub.closed).resolves.toEqual({ type: 'closed' });
+    expect(sent).toHaveLength(1);
+  });
+
   it.each([
     [401, 'unauthorized'],
     [403, 'forbidden'],
@@ -516,6 +610,22 @@ describe('subscribe({ channel })', () => {
     expect(sent).toHaveLength(1);
   });
 
+  it('an onClose that throws does not reject closed: it resolves with the reason, and the exception goes to console.error', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const failure = new Error('onClose failed');
+    const { fetch } = scriptedFetch(new Response(null, { status: 204 }));
+    const sub = subscribe(HUB, {
+      channel: 'gone',
+      fetch,
+      onEvent: () => {},
+      onClose: () => {
+        throw failure;
+      },
+    });
+    await expect(sub.closed).resolves.toEqual({ type: 'deleted' });
+    expect(logged).toHaveBeenCalledExactlyOnceWith('Herald subscribe(): onClose threw', failure);
+  });
+
   it('close() inside onEvent stops delivery at that event, even within one chunk', async () => {
     const { fetch, sent } = scriptedFetch(sse('retry: 100\n: connected\n\nid: 5\ndata: a\n\nid: 6\ndata: b\n\nid: 7\ndata: c\n\n'));
     const { sub, seen } = recorded({
@@ -580,6 +690,12 @@ describe('subscribe({ channel })', () => {
     ['a Last-Event-ID header', { channel: 'a', headers: { 'Last-Event-ID': '4' } }, 'subscribe(): give the resume point as `lastEventId`, not as a header.'],
   ])('refuses %s with a TypeError', (_, options, message) => {
     expect(() => subscribe(HUB, { ...options, onEvent: () => {} })).toThrow(new TypeError(message));
+  });
+
+  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31])('refuses idleTimeoutMs %d with a RangeError that names it', (idleTimeoutMs) => {
+    expect(() => subscribe(HUB, { channel: 'a', idleTimeoutMs, onEvent: () => {} })).toThrow(
+      new RangeError(`idleTimeoutMs must be a number of ms from 0 (none) to 2147483647, got ${idleTimeoutMs}.`),
+    );
   });
 });
 

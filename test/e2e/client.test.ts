@@ -51,14 +51,16 @@ async function mintToken(...args: string[]): Promise<string> {
 
 /**
  * The platform's fetch, watched: `sent` holds each request's headers; `cut()` breaks the
- * current response's body (the connection drops); `hold()` makes later requests wait
- * until `release()`, so that events published meanwhile can only arrive by replay.
+ * current response's body (the connection drops); `stall()` lets nothing more of it
+ * through, while it stays open (the connection died without a word); `hold()` makes later
+ * requests wait until `release()`, so that events published meanwhile can only arrive by replay.
  */
 function watchedFetch() {
   const sent: Array<Record<string, string>> = [];
   let gate = Promise.resolve();
   let release = (): void => {};
   let cutCurrent = (): void => {};
+  let stallCurrent = (): void => {};
   const fetcher: Fetch = async (url, init) => {
     sent.push(Object.fromEntries(init.headers));
     // Closing the subscription opens the gate too (fetch then rejects at once): a failed
@@ -70,14 +72,24 @@ function watchedFetch() {
     const res = await fetch(url, init);
     if (res.body === null) return res;
     let controller!: TransformStreamDefaultController<Uint8Array>;
-    const body = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ start: (c) => void (controller = c) }));
+    let stalled = false;
+    const body = res.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        start: (c) => void (controller = c),
+        transform: (chunk, c) => {
+          if (!stalled) c.enqueue(chunk);
+        },
+      }),
+    );
     cutCurrent = () => controller.error(new TypeError('connection cut by the test'));
+    stallCurrent = () => void (stalled = true);
     return new Response(body, res);
   };
   return {
     fetch: fetcher,
     sent,
     cut: () => cutCurrent(),
+    stall: () => stallCurrent(),
     hold: () => {
       gate = new Promise((resolve) => (release = resolve));
     },
@@ -246,6 +258,32 @@ describe('subscribe(): the end of a channel, gaps, aborting', () => {
     await until(async () => (subscribers = (await hub.info(channel)).subscribers) === 0, 10_000, 'the hub to drop the subscriber', {
       describe: () => `subscribers ${subscribers}`,
     });
+  });
+});
+
+describe('subscribe(): a connection that dies without a word (idleTimeoutMs)', () => {
+  it('the heartbeats (HEARTBEAT_SECONDS=1) keep a quiet stream open; once nothing gets through, it is dropped and resumed from the cursor', async () => {
+    const channel = uniqueChannel();
+    const watched = watchedFetch();
+    const { sub, seen, waitFor } = observe(hub.url, { channel, fetch: watched.fetch, idleTimeoutMs: 3000 });
+    await waitFor(() => seen.opens === 1, 10_000, 'the stream to open');
+    await hub.publish(channel, 'one');
+    await waitFor(() => seen.events.length === 1, 10_000, 'event 1');
+
+    // No event for longer than the timeout: only the heartbeats arrive, and they are enough.
+    await sleep(5000);
+    expect(seen.errors).toEqual([]);
+    expect(watched.sent).toHaveLength(1);
+
+    watched.stall();
+    await hub.publish(channel, 'two');
+    await waitFor(() => seen.events.length === 2, 15_000, 'event 2, replayed on a new connection');
+    expect(seen.errors.map(({ error, info }) => [error.message, info.willRetry, info.attempt])).toEqual([
+      ['The connection was idle for 3000 ms: no bytes from the hub, not even a heartbeat.', true, 1],
+    ]);
+    expect(seen.events.map((e) => [e.id, e.data])).toEqual([['1', 'one'], ['2', 'two']]);
+    expect(watched.sent.map((h) => h['last-event-id'])).toEqual([undefined, '1']);
+    expect(sub.lastEventId).toBe('2');
   });
 });
 
