@@ -16,7 +16,6 @@ import { existsSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import WebSocket from 'ws';
 import { now, sleep } from './lib/http.mjs';
 import { runWorkload } from './lib/workload.mjs';
 import { heraldWorkerd, workerdFloor } from './targets/herald.mjs';
@@ -35,7 +34,6 @@ const withPerf = argv.includes('--perf');
 const target = opt('--target', 'herald-workerd') === 'workerd-floor' ? workerdFloor : heraldWorkerd;
 
 const instance = await target.start({ inspector: !withPerf });
-const { inspectorPort } = instance;
 try {
   if (withPerf) {
     const [workerd] = await instance.measuredPids();
@@ -76,27 +74,8 @@ try {
     console.log(report('dso,sym', '0.6').split('\n').map((l) => l.slice(0, 200)).join('\n'));
     process.exitCode = 0;
   } else {
-    const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
-    const inspectee = targets.find((t) => /herald/.test(`${t.title} ${t.url} ${t.id}`)) ?? targets[0];
-    if (!inspectee) throw new Error('no inspector target in workerd');
-    const ws = new WebSocket(inspectee.webSocketDebuggerUrl);
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    let seq = 0;
-    const pending = new Map();
-    ws.on('message', (raw) => {
-      const msg = JSON.parse(raw.toString());
-      if (msg.id && pending.has(msg.id)) {
-        pending.get(msg.id)(msg);
-        pending.delete(msg.id);
-      }
-    });
-    const send = (method, params = {}) =>
-      new Promise((resolve, reject) => {
-        const id = ++seq;
-        pending.set(id, (msg) => (msg.error ? reject(new Error(`${method}: ${msg.error.message}`)) : resolve(msg.result)));
-        ws.send(JSON.stringify({ id, method, params }));
-        setTimeout(() => pending.has(id) && (pending.delete(id), reject(new Error(`${method}: no answer`))), 60_000);
-      });
+    // The target's own inspector session: workerd serves one per isolate.
+    const send = instance.inspect;
     await send('Profiler.enable');
     await send('Profiler.setSamplingInterval', { interval: 200 });
 
@@ -104,7 +83,6 @@ try {
     const t0 = now();
     const result = await runWorkload(instance, workload, { log: console.log });
     const { profile } = await send('Profiler.stop');
-    ws.close();
     await writeFile(out, JSON.stringify(profile));
 
     console.log(`\n${spec}: delivered ${result.delivered}/${result.expected}, p99 ${result.p99?.toFixed(1)} ms, ${result.cpuUsPerDelivery.toFixed(1)} µs CPU per delivery, ${((now() - t0) / 1000).toFixed(1)} s`);

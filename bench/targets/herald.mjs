@@ -145,6 +145,8 @@ async function isolateHeap(inspectorPort) {
       await call('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
       return (await call('Runtime.getHeapUsage')).usedSize;
     },
+    /** One DevTools call on this session (workerd's inspector serves one session per isolate). */
+    call,
     close: () => ws.close(),
   };
 }
@@ -196,7 +198,7 @@ async function startMiniflare(entry, { inspector = false } = {}) {
     measuredPids: async () => workerd,
     bundle: path.join(persist, 'bundle', 'index.js'), // the Worker as workerd runs it (for profiles)
     inspectorPort,
-    ...(heap ? { heapUsed: () => heap.used() } : {}),
+    ...(heap ? { heapUsed: () => heap.used(), inspect: heap.call } : {}),
     output,
     async stop() {
       heap?.close();
