@@ -288,4 +288,21 @@ describe.skipIf(!present)('the console in Chromium', () => {
     expect((await request(`${hub.url}/v1/channels/${channel}`, { method: 'DELETE', headers: { ...AUTH } })).status).toBe(204);
     await waitFor(page, 'the close line', SHOWN_MS, (seen) => seen.state === 'closed' && seen.log[0]?.kind === 'close');
   });
+
+  it('shows markup in data as text: nothing a publisher sends becomes part of the page', async () => {
+    const channel = uniqueChannel();
+    const page = await openConsole();
+    await page.getByLabel('Named events to show').fill('x-img');
+    await connect(page, channel);
+    const markup = '<img src=x onerror="window.injected=1"><script>window.injected=2</script><b>bold</b>';
+    expect((await hub.publish(channel, { event: 'x-img', data: markup })).ids).toEqual(['1']);
+    expect((await hub.publish(channel, markup)).ids).toEqual(['2']);
+    await waitFor(page, 'events 1 and 2 in the log', SHOWN_MS, (seen) => seen.log.some((e) => e.id === '2'));
+    expect((await events(page)).map((e) => [e.id, e.event, e.data])).toEqual([
+      ['2', 'message', markup],
+      ['1', 'x-img', markup],
+    ]);
+    expect(await page.locator('#log img, #log script, #log b').count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as { injected?: number }).injected)).toBeUndefined();
+  });
 });
