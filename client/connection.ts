@@ -25,7 +25,7 @@ export interface Connection {
   /** Silence, in ms, after which the connection is given up as dead (0: never). */
   idleTimeoutMs: number;
   state: StreamState;
-  callbacks: Pick<SubscribeOptions, 'onEvent' | 'onGap' | 'onOpen'>;
+  callbacks: Pick<SubscribeOptions, 'onEvent' | 'onGap' | 'onOpen' | 'onChannelClose'>;
 }
 
 /**
@@ -131,6 +131,7 @@ async function read(body: ReadableStream<Uint8Array>, { target, state, signal, c
           // One channel: it is over. Several: the hub goes on with the others and ends the
           // stream once all are closed (docs/api.md, "Delete").
           closedChannels.add(incoming.channel);
+          callbacks.onChannelClose?.(incoming.channel);
           if (target.kind === 'channel' || closedChannels.size === target.channels.length) end = { type: 'deleted' };
           return undefined;
         case 'invalid':

@@ -33,6 +33,12 @@ export interface SubscribeOptions {
   onEvent(event: HeraldEvent): void;
   /** Events after `gap.lastEventId` were no longer retained; the ones that are follow. */
   onGap?(gap: Gap): void;
+  /**
+   * A channel of the subscription was deleted (its `close` event); called once per channel.
+   * On one channel `onClose` with `deleted` follows; on several the others go on, and the
+   * subscription ends once every one of them is deleted.
+   */
+  onChannelClose?(channel: string): void;
   /** The hub's stream opened (its first bytes arrived), on every connection. */
   onOpen?(): void;
   /** A connection failed. `willRetry` false: the subscription is over and `onClose` follows. */
@@ -119,6 +125,20 @@ function notifyClose(onClose: SubscribeOptions['onClose'], reason: CloseReason):
 }
 
 /**
+ * `onChannelClose` once per channel: a reconnecting stream opens with a `close` for each
+ * channel already deleted, which the subscriber was told of before.
+ */
+function onceEach(callback: SubscribeOptions['onChannelClose']): SubscribeOptions['onChannelClose'] {
+  if (callback === undefined) return undefined;
+  const told = new Set<string>();
+  return (channel) => {
+    if (told.has(channel)) return;
+    told.add(channel);
+    callback(channel);
+  };
+}
+
+/**
  * Subscribes to one channel or several. Throws a TypeError or RangeError at once for
  * options that cannot work; everything after that is reported through the callbacks.
  *
@@ -136,7 +156,7 @@ export function subscribe(url: string, options: SubscribeOptions): Subscription 
     signal: controller.signal,
     idleTimeoutMs: resolveIdleTimeout(options.idleTimeoutMs),
     state: { cursor: options.lastEventId, retryMs: undefined },
-    callbacks: options,
+    callbacks: { ...options, onChannelClose: onceEach(options.onChannelClose) },
   };
   const abort = () => controller.abort();
   if (options.signal?.aborted) abort();

@@ -282,6 +282,7 @@ function recorded(options: Omit<SubscribeOptions, 'onEvent'> & { onEvent?: (even
     errors: [] as Array<{ error: Error; info: ErrorInfo }>,
     opens: 0,
     closes: [] as CloseReason[],
+    channelCloses: [] as string[],
   };
   const sub = subscribe(HUB, {
     ...options,
@@ -293,6 +294,7 @@ function recorded(options: Omit<SubscribeOptions, 'onEvent'> & { onEvent?: (even
     onOpen: () => (seen.opens += 1),
     onError: (error, info) => seen.errors.push({ error, info }),
     onClose: (reason) => seen.closes.push(reason),
+    onChannelClose: (channel) => seen.channelCloses.push(channel),
   });
   return { sub, seen };
 }
@@ -751,6 +753,19 @@ describe('subscribe({ channels }) — docs/api.md', () => {
       ['The hub ended the stream.', true],
       ['The hub ended the stream.', true],
     ]);
+  });
+
+  it('tells onChannelClose of each deleted channel once, though a reconnected stream says it again', async () => {
+    const close = (channel: string) => `event: close\ndata: {"channel":"${channel}","reason":"deleted"}\n\n`;
+    const { fetch, sent } = scriptedFetch(
+      sse(`retry: 100\nid: 0.0\n: connected\n\n${close('b')}`),
+      sse(`retry: 100\nid: 0.0\n: connected\n\n${close('b')}id: 1.0\ndata: {"channel":"a","id":"1","data":"x"}\n\n${close('a')}`),
+    );
+    const { sub, seen } = recorded({ channels: ['a', 'b'], fetch });
+    await expect(sub.closed).resolves.toEqual({ type: 'deleted' });
+    expect(seen.channelCloses).toEqual(['b', 'a']);
+    expect(plain(seen.events).map((e) => [e.channel, e.id])).toEqual([['a', '1']]);
+    expect(sent).toHaveLength(2);
   });
 
   it('an event whose data is not an envelope ends it as invalid_stream, the cursor not moved past it', async () => {
