@@ -59,7 +59,6 @@ const HEARTBEAT_SLACK_MS = 100;
 /** A JSON history page stops past this many bytes of data (RPC results are limited to 32 MiB). */
 const HISTORY_PAGE_BYTES = 4 * 1024 * 1024;
 
-
 export class Channel extends DurableObject<Env> {
   readonly #config: Config;
   readonly #log: EventLog;

@@ -37,6 +37,12 @@ function channelOf(c: Context<App>) {
 
 const stubOf = (c: Context<App>, name: string) => c.env.CHANNEL.get(c.env.CHANNEL.idFromName(name));
 
+/**
+ * Hono answers HEAD with the GET handler and drops the body: a stream's headers, without
+ * opening a subscription that nobody would read.
+ */
+const streamHead = (c: Context<App>) => c.body(null, 200, { 'Content-Type': SSE_HEADERS['Content-Type'] });
+
 /** The request the channel's object answers with a stream: live only, or after an id. */
 function subscribeUrl(after: number | null): string {
   const url = new URL('https://channel.herald/subscribe');
@@ -102,9 +108,7 @@ app.get('/v1/channels/:channel/events', requires('subscribe'), async (c) => {
   // EventSource sends no Last-Event-ID while it has none; an empty one means the same.
   const header = c.req.header('Last-Event-ID') || undefined;
   const from = resumePoint(header, c.req.query('lastEventId'));
-  // Hono answers HEAD with the GET handler and drops the body: don't open a subscription
-  // that nobody would read.
-  if (c.req.method === 'HEAD') return c.body(null, 200, { 'Content-Type': 'text/event-stream; charset=utf-8' });
+  if (c.req.method === 'HEAD') return streamHead(c);
   // The object's streaming response goes back as is: no copy, and a client that leaves
   // cancels the stream inside the object.
   return stub.fetch(subscribeUrl(from));
@@ -117,20 +121,27 @@ app.get('/v1/events', async (c) => {
   const token = credentialFor(c, 'subscribe');
   for (const channel of channels) await authorize({ channel, right: 'subscribe', token }, { publishKey, jwtSecret });
   const cursor = parseCursor(c.req.header('Last-Event-ID') || undefined, c.req.query('lastEventId'), channels.length);
-  if (c.req.method === 'HEAD') return c.body(null, 200, { 'Content-Type': 'text/event-stream; charset=utf-8' });
+  if (c.req.method === 'HEAD') return streamHead(c);
   const settled = await Promise.allSettled(channels.map((name, i) => stubOf(c, name).fetch(subscribeUrl(cursor?.[i] ?? null))));
-  const responses = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const refused = settled.find((s) => s.status === 'rejected') ?? responses.find((r) => r.status !== 200 && r.status !== 204);
-  if (refused !== undefined || responses.every((r) => r.status === 204)) {
-    // One channel full or failing refuses the whole set; its streams already opened are let go.
-    for (const r of responses) if (r !== refused) await r.body?.cancel();
-    if (refused === undefined) return c.body(null, 204);
-    if ('reason' in refused) throw refused.reason;
+  const opened = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  // One channel failing or refusing (full) refuses the whole set; the streams already opened are let go.
+  const letGo = async (keep?: Response) => {
+    for (const r of opened) if (r !== keep) await r.body?.cancel();
+  };
+  const failure = settled.find((s) => s.status === 'rejected');
+  if (failure !== undefined) {
+    await letGo();
+    throw failure.reason;
+  }
+  const refused = opened.find((r) => r.status !== 200 && r.status !== 204);
+  if (refused !== undefined) {
+    await letGo(refused);
     return refused;
   }
+  if (opened.every((r) => r.status === 204)) return c.body(null, 204);
   const inputs: MergeInput[] = channels.map((channel, i) => ({
     channel,
-    body: responses[i]!.status === 200 ? responses[i]!.body : null,
+    body: opened[i]!.status === 200 ? opened[i]!.body : null,
     after: cursor?.[i] ?? null,
   }));
   const stream = await mergeChannels(inputs, { retryMs, heartbeatMs });
