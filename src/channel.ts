@@ -1,14 +1,26 @@
 /**
- * The Durable Object that owns one channel: its subscribers' streams, the id
- * sequence and replay log (through {@link EventLog}), heartbeats and retention.
- * Protocol work lives in sse.ts and log.ts; this class only wires them to streams.
+ * The Durable Object that owns one channel: the id sequence and replay log (through
+ * {@link EventLog}), retention, idempotency, delete, and its subscribers' sockets from the
+ * edge (sockets.ts). Protocol work lives in sse.ts, protocol.ts and log.ts; this class
+ * only wires them together.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { readConfig, type Config, type ConfigEnv } from './config';
 import { errorResponse } from './errors';
 import { EventLog, type StoredEvent } from './log';
-import { HEARTBEAT, SSE_HEADERS, encodeClose, encodeEvent, encodeEvents, encodeGap, encodeOpening, idText } from './sse';
-import { Subscriber } from './subscriber';
+import {
+  CLOSE_DELETED,
+  CLOSE_PROTOCOL,
+  LAST_ID_HEADER,
+  PING,
+  PONG,
+  PROTOCOL_VERSION,
+  VERSION_HEADER,
+  encodeMessage,
+  parseRequest,
+} from './protocol';
+import { Sockets } from './sockets';
+import { SSE_HEADERS, UNAVAILABLE_RETRY_MS, encodeClose, encodeEvent, encodeEvents, encodeGap, encodeRetryOnly, idText } from './sse';
 
 export interface Env extends ConfigEnv {
   CHANNEL: DurableObjectNamespace<Channel>;
@@ -48,22 +60,30 @@ export interface HistoryPage {
 }
 
 /**
- * Bytes of the log replay reads ahead of a resuming subscriber's reader: a long backlog
- * never sits in memory at once.
+ * Bytes of the log sent to a replaying subscriber per message (at least one event): the
+ * most that is ever in flight between the object and the Worker for one subscriber, since
+ * the Worker asks for the next step only once its reader took the last one.
  */
-const REPLAY_READ_AHEAD_BYTES = 64 * 1024;
+export const REPLAY_STEP_BYTES = 64 * 1024;
 /** Rows read from the log per replay step (read lazily: rows not sent are not read). */
 const REPLAY_BATCH = 100;
-/** A heartbeat due this close to a timer firing is sent now rather than by another timer. */
-const HEARTBEAT_SLACK_MS = 100;
 /** A JSON history page stops past this many bytes of data (RPC results are limited to 32 MiB). */
 const HISTORY_PAGE_BYTES = 4 * 1024 * 1024;
 
+const SSE_TEXT = { 'Content-Type': SSE_HEADERS['Content-Type'] };
+
+/**
+ * The channel holds no timer and no pending I/O between events: its subscribers are
+ * hibernatable WebSockets from the edge Worker that holds their streams (sockets.ts), so a
+ * quiet channel's object hibernates and is not billed while its subscribers stay connected
+ * (../shared/PLATFORM.md, "Only WebSockets hibernate"; Cloudflare, "Use WebSockets" →
+ * "WebSocket Hibernation API"). It wakes for a publish, a subscribe, a replay step and the
+ * retention alarm.
+ */
 export class Channel extends DurableObject<Env> {
   readonly #config: Config;
   readonly #log: EventLog;
-  readonly #subscribers = new Set<Subscriber>();
-  #heartbeat: ReturnType<typeof setTimeout> | undefined;
+  readonly #sockets: Sockets;
   /** The alarm that is set, or null; every retained item expires at or after it. */
   #alarmAt: number | null = null;
 
@@ -71,62 +91,114 @@ export class Channel extends DurableObject<Env> {
     super(ctx, env);
     this.#config = readConfig(env);
     this.#log = new EventLog(ctx.storage);
+    this.#sockets = new Sockets(ctx);
+    // The edge's keep-alive is answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     void ctx.blockConcurrencyWhile(async () => {
       this.#alarmAt = await ctx.storage.getAlarm();
     });
   }
 
-  /** Subscribe: `GET /?after=<id>` (after absent: live only). Answers the SSE stream. */
+  /**
+   * Attach: `GET /attach?v=1&after=<id>` with `Upgrade: websocket` (after absent: live
+   * only), from the edge Worker only (index.ts never forwards a client's request here).
+   * Answers 101 with the socket, 204 while the channel is deleted, 503 channel_full.
+   * Anything else, an older Worker's SSE subscribe included, gets a stream that only says
+   * `retry` and ends: EventSource comes back (to a new Worker) instead of giving up.
+   */
   override async fetch(request: Request): Promise<Response> {
-    const afterParam = new URL(request.url).searchParams.get('after');
+    const url = new URL(request.url);
+    if (request.headers.get('Upgrade') !== 'websocket' || url.searchParams.get('v') !== String(PROTOCOL_VERSION)) {
+      return new Response(encodeRetryOnly(UNAVAILABLE_RETRY_MS, 'unavailable'), { status: 200, headers: SSE_TEXT });
+    }
+    const afterParam = url.searchParams.get('after');
     const after = afterParam === null ? null : Number(afterParam);
+    if (after !== null && !(Number.isSafeInteger(after) && after >= 0)) {
+      return errorResponse('invalid_last_event_id', 'after must be a whole number ≥ 0.');
+    }
     if (this.#log.closed) return new Response(null, { status: 204 });
-    if (this.#subscribers.size >= this.#config.maxSubscribers) {
-      return errorResponse(
-        'channel_full',
-        `This channel has ${this.#config.maxSubscribers} subscribers, its limit (MAX_SUBSCRIBERS). Retry later.`,
-        { 'Retry-After': '10' },
-      );
+    if (this.#sockets.size >= this.#config.maxSubscribers) {
+      return errorResponse('channel_full', `This channel has ${this.#config.maxSubscribers} subscribers, its limit (MAX_SUBSCRIBERS).`);
     }
     this.#prune();
-    const sub = new Subscriber(
-      { pull: (s) => this.#replay(s), cancel: (s) => this.#drop(s) },
-      REPLAY_READ_AHEAD_BYTES,
-      after === null ? 'live' : 'replaying',
-      after ?? 0,
-    );
-    this.#subscribers.add(sub);
-    if (this.#heartbeat === undefined) this.#scheduleHeartbeat(this.#config.heartbeatMs);
-    sub.send(encodeOpening(this.#config.retryMs, after === null ? this.#log.lastId : null));
-    if (after !== null && after > this.#log.lastId) {
-      // An id we never issued: say so, then send everything retained (API.md, "Gap").
-      sub.send(this.#gapAfter(after));
-      sub.cursor = 0;
+    const { 0: client, 1: server } = new WebSocketPair();
+    const lastId = this.#log.lastId;
+    if (after === null || (after === lastId && !this.#isMissingAfter(after))) {
+      this.#sockets.accept(server, { mode: 'live' });
+    } else {
+      // The first replay step goes with the answer, in this same turn: a short backlog (the
+      // usual reconnect) is caught up at once and the socket is live without a round trip.
+      this.#sockets.accept(server, { mode: 'replaying', cursor: after });
+      this.#replayStep(server, after, after > lastId);
     }
-    // The first rows are read in this turn, with no await since the subscriber was added.
-    sub.start();
-    return new Response(sub.stream, { status: 200, headers: SSE_HEADERS });
+    return new Response(null, {
+      status: 101,
+      webSocket: client,
+      headers: { [VERSION_HEADER]: String(PROTOCOL_VERSION), [LAST_ID_HEADER]: String(lastId) },
+    });
+  }
+
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    const request = parseRequest(message);
+    if (!request.ok) {
+      closeQuietly(ws, CLOSE_PROTOCOL, `herald: ${request.reason}`);
+      this.#sockets.delete(ws);
+      return;
+    }
+    const state = this.#sockets.get(ws);
+    // A `more` that crossed the last step's answer: nothing to do.
+    if (state?.mode === 'replaying') this.#replayStep(ws, state.cursor, false);
+  }
+
+  override webSocketClose(ws: WebSocket, code: number): void {
+    this.#sockets.delete(ws);
+    // Complete the closing handshake (a no-op where the runtime already answered it).
+    closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, 'herald: closed');
+  }
+
+  override webSocketError(ws: WebSocket): void {
+    this.#sockets.delete(ws);
   }
 
   /**
-   * Sends the log after the subscriber's cursor while it may read ahead, and turns it
-   * live in the same synchronous turn as the read that found nothing more: no event falls
-   * between replay and live, and none comes twice. Called again each time the reader has
-   * taken what was sent.
+   * Sends the log after `cursor`, up to {@link REPLAY_STEP_BYTES}, as one message. When it
+   * reaches the end of the log, the socket turns live in the same synchronous turn as the
+   * read that found nothing more: no publish falls between replay and live, and none
+   * comes twice (publish runs only between turns). `unissued`: the client asked for an id
+   * never issued, so it gets a gap and everything retained.
    */
-  #replay(sub: Subscriber): void {
-    while (sub.state === 'replaying' && sub.wantsMore) {
-      if (this.#isMissingAfter(sub.cursor)) sub.send(this.#gapAfter(sub.cursor));
-      let sent = 0;
-      for (const event of this.#log.after(sub.cursor, REPLAY_BATCH)) {
-        // At least one event per step, so that a gap is never sent twice for one cursor.
-        if (sent > 0 && !sub.wantsMore) return;
-        if (!sub.send(encodeEvent(event))) return;
-        sub.cursor = event.id;
-        sent++;
-      }
-      if (sent === 0) sub.state = 'live';
+  #replayStep(ws: WebSocket, cursor: number, unissued: boolean): void {
+    const parts: Uint8Array[] = [];
+    let gap = false;
+    let from = cursor;
+    if (unissued) {
+      parts.push(this.#gapAfter(cursor));
+      gap = true;
+      from = 0;
+    } else if (this.#isMissingAfter(cursor)) {
+      parts.push(this.#gapAfter(cursor));
+      gap = true;
     }
+    let size = 0;
+    let read = 0;
+    let more = false;
+    for (const event of this.#log.after(from, REPLAY_BATCH)) {
+      if (read > 0 && size >= REPLAY_STEP_BYTES) {
+        more = true;
+        break;
+      }
+      const bytes = encodeEvent(event);
+      parts.push(bytes);
+      size += bytes.byteLength;
+      from = event.id;
+      read++;
+    }
+    if (read === REPLAY_BATCH) more = true;
+    // After a gap with nothing retained, the client has all there is up to the last id.
+    const last = read > 0 ? from : gap ? this.#log.lastId : cursor;
+    const kind = more ? 'replay' : 'caught_up';
+    this.#sockets.update(ws, more ? { mode: 'replaying', cursor: last } : { mode: 'live' });
+    sendQuietly(ws, encodeMessage({ kind, gap, after: cursor, last }, concat(parts)));
   }
 
   /** The `gap` event for a client whose last event is `cursor`. */
@@ -159,7 +231,7 @@ export class Channel extends DurableObject<Env> {
       const response = JSON.stringify({
         channel: input.channel,
         ids: events.map((e) => String(e.id)),
-        subscribers: this.#subscribers.size,
+        subscribers: this.#sockets.size,
       });
       if (idempotency) {
         this.#log.remember(idempotency.key, { fingerprint: idempotency.fingerprint, response }, now + this.#config.idempotencyTtlMs);
@@ -179,7 +251,7 @@ export class Channel extends DurableObject<Env> {
       lastEventId: idText(this.#log.latestId),
       oldestId: idText(this.#log.oldestId()),
       retained: this.#log.retained(),
-      subscribers: this.#subscribers.size,
+      subscribers: this.#sockets.size,
     };
   }
 
@@ -200,11 +272,11 @@ export class Channel extends DurableObject<Env> {
   /** DELETE: every stream gets `event: close` and ends; the log and keys are purged. */
   remove(): void {
     this.#log.close();
-    const close = encodeClose('deleted');
-    for (const sub of this.#subscribers) {
-      sub.send(close);
-      sub.end();
-      this.#drop(sub);
+    const close = encodeMessage({ kind: 'close', gap: false, after: this.#log.lastId, last: this.#log.lastId }, encodeClose('deleted'));
+    for (const ws of this.#sockets.all.keys()) {
+      sendQuietly(ws, close);
+      closeQuietly(ws, CLOSE_DELETED, 'herald: channel deleted');
+      this.#sockets.delete(ws);
     }
   }
 
@@ -232,60 +304,47 @@ export class Channel extends DurableObject<Env> {
     });
   }
 
-  /** The publish encoded once, as one chunk, queued to every live subscriber; none is awaited. */
+  /**
+   * The publish encoded once, as one message, sent to every live socket; none is awaited
+   * and none can delay another (outgoing WebSocket messages are queued by the runtime, and
+   * slow subscribers are cut at the edge, where their streams are).
+   */
   #broadcast(events: readonly StoredEvent[]): void {
-    if (this.#subscribers.size === 0) return;
-    const chunk = encodeEvents(events);
-    for (const sub of this.#subscribers) {
-      if (sub.state === 'live' && this.#keepsUp(sub)) sub.send(chunk);
+    const sockets = this.#sockets.all;
+    if (sockets.size === 0) return;
+    const first = events[0]!.id;
+    const message = encodeMessage({ kind: 'events', gap: false, after: first - 1, last: events.at(-1)!.id }, encodeEvents(events));
+    for (const [ws, state] of sockets) {
+      if (state.mode === 'live' && !sendQuietly(ws, message)) sockets.delete(ws);
     }
   }
+}
 
-  /**
-   * False, after cutting it off, for a subscriber that still has more than
-   * MAX_BUFFERED_BYTES unsent from earlier writes: it resumes from the log when it
-   * reconnects. Checked before a publish's chunk, not after, so a reader that keeps up is
-   * never cut by one batch larger than the limit; the chunk is one object shared by all
-   * subscribers, so a queue holds at most the limit plus one publish.
-   */
-  #keepsUp(sub: Subscriber): boolean {
-    if (sub.unsent <= this.#config.maxBufferedBytes) return true;
-    sub.cut('subscriber too slow: over MAX_BUFFERED_BYTES unsent');
-    this.#drop(sub);
+/** False when the socket can no longer take messages (closing or closed). */
+function sendQuietly(ws: WebSocket, message: ArrayBuffer): boolean {
+  try {
+    ws.send(message);
+    return true;
+  } catch {
     return false;
   }
+}
 
-  #drop(sub: Subscriber): void {
-    sub.state = 'gone';
-    this.#subscribers.delete(sub);
-    if (this.#subscribers.size === 0 && this.#heartbeat !== undefined) {
-      clearTimeout(this.#heartbeat);
-      this.#heartbeat = undefined;
-    }
+function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // Already closed.
   }
+}
 
-  /** One timer for the whole channel, running only while someone is subscribed. */
-  #scheduleHeartbeat(delay: number): void {
-    this.#heartbeat = setTimeout(() => this.#beat(), Math.max(delay, HEARTBEAT_SLACK_MS));
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
   }
-
-  /**
-   * Writes `: heartbeat` to every stream silent for HEARTBEAT_SECONDS; those writes are
-   * also what finds readers that went away. A stream with bytes still queued is not
-   * silent, only slow: a live one is checked against the buffer limit instead.
-   */
-  #beat(): void {
-    this.#heartbeat = undefined;
-    const now = Date.now();
-    const interval = this.#config.heartbeatMs;
-    let next = Infinity;
-    for (const sub of this.#subscribers) {
-      if (sub.lastWrite + interval <= now + HEARTBEAT_SLACK_MS) {
-        if (sub.state === 'live' && !this.#keepsUp(sub)) continue;
-        if (sub.unsent > 0 || !sub.send(HEARTBEAT)) sub.lastWrite = now;
-      }
-      next = Math.min(next, sub.lastWrite + interval);
-    }
-    if (this.#subscribers.size > 0) this.#scheduleHeartbeat(next - now);
-  }
+  return out;
 }

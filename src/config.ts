@@ -19,6 +19,12 @@ export const DEFAULT_HISTORY_MAX_EVENTS = 1000;
 export const DEFAULT_HISTORY_MAX_AGE_SECONDS = 86_400;
 /** Default lifetime of an idempotency key, in seconds (one day). */
 export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 86_400;
+/**
+ * Default wall-clock life of a subscriber's stream, in seconds (one hour): a Worker's CPU
+ * time most likely adds up over a stream's life (30 s by default) and cannot be measured
+ * from inside, so streams end in time and EventSource resumes with Last-Event-ID.
+ */
+export const DEFAULT_STREAM_MAX_SECONDS = 3600;
 /** Default largest event data, in bytes of UTF-8. */
 export const DEFAULT_MAX_EVENT_BYTES = 65_536;
 
@@ -36,6 +42,7 @@ export interface Config {
   historyMaxAgeMs: number;
   idempotencyTtlMs: number;
   maxEventBytes: number;
+  streamMaxMs: number;
   /** `undefined` when no key is configured: publishing is then refused (fail closed). */
   publishKey: string | undefined;
   /** Signs subscribe/publish tokens (HS256); `undefined`: no token is accepted. */
@@ -55,6 +62,7 @@ export interface ConfigEnv {
   HISTORY_MAX_AGE_SECONDS?: string;
   IDEMPOTENCY_TTL_SECONDS?: string;
   MAX_EVENT_BYTES?: string;
+  STREAM_MAX_SECONDS?: string;
   PUBLISH_KEY?: string;
   JWT_SECRET?: string;
   WEBHOOK_SECRET?: string;
@@ -98,6 +106,7 @@ export function readConfig(env: ConfigEnv): Config {
     historyMaxAgeMs: wholeNumber(env, 'HISTORY_MAX_AGE_SECONDS', DEFAULT_HISTORY_MAX_AGE_SECONDS, 1) * 1000,
     idempotencyTtlMs: wholeNumber(env, 'IDEMPOTENCY_TTL_SECONDS', DEFAULT_IDEMPOTENCY_TTL_SECONDS, 1) * 1000,
     maxEventBytes: wholeNumber(env, 'MAX_EVENT_BYTES', DEFAULT_MAX_EVENT_BYTES, 1),
+    streamMaxMs: wholeNumber(env, 'STREAM_MAX_SECONDS', DEFAULT_STREAM_MAX_SECONDS, 1) * 1000,
     publishKey: secret(env.PUBLISH_KEY),
     jwtSecret: secret(env.JWT_SECRET),
     webhookSecret: secret(env.WEBHOOK_SECRET),

@@ -13,9 +13,11 @@ import { parseChannelSet, parseCursor } from './cursor';
 import { HeraldError, errorResponse } from './errors';
 import { parseChannel, parseEventId, parseIdempotencyKey, parseLimit, resumePoint } from './input';
 import type { Right } from './jwt';
-import { mergeChannels, type MergeInput } from './merge';
+import { ChannelLink, attach } from './link';
+import { MergedFraming, encodeMergedOpening } from './merge';
 import { fingerprint, parsePublishBody } from './publish';
-import { SSE_HEADERS } from './sse';
+import { Session, singleChannel } from './session';
+import { FULL_RETRY_MS, SSE_HEADERS, UNAVAILABLE_RETRY_MS, encodeOpening, encodeRetryOnly } from './sse';
 import { verifyDelivery } from './webhooks';
 
 export { Channel } from './channel';
@@ -43,11 +45,17 @@ const stubOf = (c: Context<App>, name: string) => c.env.CHANNEL.get(c.env.CHANNE
  */
 const streamHead = (c: Context<App>) => c.body(null, 200, { 'Content-Type': SSE_HEADERS['Content-Type'] });
 
-/** The request the channel's object answers with a stream: live only, or after an id. */
-function subscribeUrl(after: number | null): string {
-  const url = new URL('https://channel.herald/subscribe');
-  if (after !== null) url.searchParams.set('after', String(after));
-  return url.toString();
+/**
+ * A subscribe that cannot be served now. EventSource gives up for good on anything but a
+ * 200 event stream, so a full channel or an unavailable object answers a stream that says
+ * only how long to wait, then ends: the client comes back by itself with its Last-Event-ID
+ * (docs/api.md, "Busy hub"). A deleted channel's 204 is final, as API.md says.
+ */
+function refusal(c: Context<App>, kind: 'closed' | 'full' | 'unavailable'): Response {
+  if (kind === 'closed') return c.body(null, 204);
+  // Jittered, so that the subscribers of an unavailable object do not all come back at once.
+  const wait = kind === 'full' ? FULL_RETRY_MS : UNAVAILABLE_RETRY_MS + Math.floor(Math.random() * UNAVAILABLE_RETRY_MS);
+  return new Response(encodeRetryOnly(wait, kind === 'full' ? 'channel_full' : 'unavailable'), { status: 200, headers: SSE_HEADERS });
 }
 
 /**
@@ -109,43 +117,38 @@ app.get('/v1/channels/:channel/events', requires('subscribe'), async (c) => {
   const header = c.req.header('Last-Event-ID') || undefined;
   const from = resumePoint(header, c.req.query('lastEventId'));
   if (c.req.method === 'HEAD') return streamHead(c);
-  // The object's streaming response goes back as is: no copy, and a client that leaves
-  // cancels the stream inside the object.
-  return stub.fetch(subscribeUrl(from));
+  const config = c.get('config');
+  const opened = await attach(stub, from);
+  if (opened.kind !== 'open') return refusal(c, opened.kind);
+  const link = new ChannelLink(stub, opened.socket, from ?? opened.lastId);
+  const session = new Session([link], singleChannel, encodeOpening(config.retryMs, from === null ? opened.lastId : null), config);
+  return new Response(session.stream, { status: 200, headers: SSE_HEADERS });
 });
 
-/** Several channels in one stream (docs/api.md, "Multi-channel subscribe"). */
+/** Several channels in one stream (docs/api.md, "Multi-channel subscribe"): one socket per channel. */
 app.get('/v1/events', async (c) => {
   const channels = parseChannelSet(c.req.queries('channel') ?? []);
-  const { publishKey, jwtSecret, retryMs, heartbeatMs } = c.get('config');
+  const config = c.get('config');
+  const { publishKey, jwtSecret } = config;
   const token = credentialFor(c, 'subscribe');
   for (const channel of channels) await authorize({ channel, right: 'subscribe', token }, { publishKey, jwtSecret });
   const cursor = parseCursor(c.req.header('Last-Event-ID') || undefined, c.req.query('lastEventId'), channels.length);
   if (c.req.method === 'HEAD') return streamHead(c);
-  const settled = await Promise.allSettled(channels.map((name, i) => stubOf(c, name).fetch(subscribeUrl(cursor?.[i] ?? null))));
-  const opened = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  // One channel failing or refusing (full) refuses the whole set; the streams already opened are let go.
-  const letGo = async (keep?: Response) => {
-    for (const r of opened) if (r !== keep) await r.body?.cancel();
-  };
-  const failure = settled.find((s) => s.status === 'rejected');
-  if (failure !== undefined) {
-    await letGo();
-    throw failure.reason;
-  }
-  const refused = opened.find((r) => r.status !== 200 && r.status !== 204);
+  const stubs = channels.map((name) => stubOf(c, name));
+  const opened = await Promise.all(stubs.map((stub, i) => attach(stub, cursor?.[i] ?? null)));
+  // One channel full or unavailable refuses the whole set; the sockets already opened are let go.
+  const refused = opened.find((o) => o.kind === 'full') ?? opened.find((o) => o.kind === 'unavailable');
   if (refused !== undefined) {
-    await letGo(refused);
-    return refused;
+    for (const o of opened) if (o.kind === 'open') o.socket.close('herald: subscribe refused');
+    return refusal(c, refused.kind);
   }
-  if (opened.every((r) => r.status === 204)) return c.body(null, 204);
-  const inputs: MergeInput[] = channels.map((channel, i) => ({
-    channel,
-    body: opened[i]!.status === 200 ? opened[i]!.body : null,
-    after: cursor?.[i] ?? null,
-  }));
-  const stream = await mergeChannels(inputs, { retryMs, heartbeatMs });
-  return new Response(stream, { status: 200, headers: SSE_HEADERS });
+  if (opened.every((o) => o.kind === 'closed')) return c.body(null, 204);
+  const positions = opened.map((o, i) => cursor?.[i] ?? (o.kind === 'open' ? o.lastId : 0));
+  const links = opened.map((o, i) => (o.kind === 'open' ? new ChannelLink(stubs[i]!, o.socket, positions[i]!) : null));
+  const deleted = channels.filter((_, i) => links[i] === null);
+  const framing = new MergedFraming(channels, positions, channels.length - deleted.length);
+  const session = new Session(links, framing, encodeMergedOpening(config.retryMs, positions, deleted), config);
+  return new Response(session.stream, { status: 200, headers: SSE_HEADERS });
 });
 
 app.post('/v1/channels/:channel/events', requires('publish'), limitBody, async (c) => {

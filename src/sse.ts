@@ -92,3 +92,21 @@ export function encodeGap({ lastEventId, oldestId, latestId }: Gap): Uint8Array 
 export function encodeClose(reason: 'deleted'): Uint8Array {
   return encoder.encode(`event: close\ndata: ${JSON.stringify({ reason })}\n\n`);
 }
+
+/** Why a subscribe was answered with a wait instead of a stream (docs/api.md, "Busy hub"). */
+export type WaitReason = 'channel_full' | 'unavailable';
+
+/** How long a client waits before it tries a full channel again (was `Retry-After: 10`). */
+export const FULL_RETRY_MS = 10_000;
+/** The shortest wait before trying a channel whose object was unavailable; the edge adds up to as much again as jitter. */
+export const UNAVAILABLE_RETRY_MS = 1000;
+
+/**
+ * A whole stream that says only "come back in `ms`": EventSource gives up for good on any
+ * answer but a 200 event stream, so a busy or restarting hub answers this and ends; the
+ * client reconnects by itself, with its Last-Event-ID. Without a reason, it is the end of
+ * a recycled stream (STREAM_MAX_SECONDS).
+ */
+export function encodeRetryOnly(ms: number, reason?: WaitReason): Uint8Array {
+  return encoder.encode(reason === undefined ? `retry: ${ms}\n\n` : `retry: ${ms}\n: ${reason}\n\n`);
+}

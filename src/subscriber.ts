@@ -45,6 +45,7 @@ export class Subscriber {
   /** Bytes the reader has not taken yet, oldest first. */
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
+  #sentBytes = 0;
   /** The reader is waiting for bytes (a `pull` not yet answered). */
   #waiting = false;
   /** Replay is filling `#pending`: hold its bytes back to send them as one chunk. */
@@ -90,6 +91,11 @@ export class Subscriber {
     return this.#pendingBytes;
   }
 
+  /** Bytes sent since the stream began, taken or not. */
+  get sent(): number {
+    return this.#sentBytes;
+  }
+
   /** True while replay may read more of the log for this subscriber. */
   get wantsMore(): boolean {
     return !this.#closed && this.#pendingBytes < this.#readAhead;
@@ -100,6 +106,7 @@ export class Subscriber {
     if (this.#closed) return false;
     this.#pending.push(bytes);
     this.#pendingBytes += bytes.byteLength;
+    this.#sentBytes += bytes.byteLength;
     this.lastWrite = Date.now();
     if (!this.#filling) this.#flush();
     return true;

@@ -13,6 +13,8 @@ describe('readConfig', () => {
       historyMaxAgeMs: 86_400_000,
       idempotencyTtlMs: 86_400_000,
       maxEventBytes: 65_536,
+      // docs/api.md, "Stream lifetime" (issue 8): one hour.
+      streamMaxMs: 3_600_000,
       publishKey: undefined,
       jwtSecret: undefined,
       webhookSecret: undefined,

@@ -1,7 +1,7 @@
 // docs/api.md "Multi-channel subscribe" under this project's small limits (vitest.config.ts):
 // HEARTBEAT_SECONDS=1, MAX_SUBSCRIBERS=3, HISTORY_MAX_EVENTS=5, MAX_BUFFERED_BYTES=65536.
 import { describe, expect, it } from 'vitest';
-import { AUTH, Stream, errorOf, hub, parseSse, publishIds, sleep, subscribe, uniqueChannel, within } from '../helpers';
+import { AUTH, Stream, hub, parseSse, publishIds, sleep, subscribe, uniqueChannel, within } from '../helpers';
 
 const query = (channels: string[]) => `/v1/events?${channels.map((c) => `channel=${c}`).join('&')}`;
 
@@ -41,12 +41,12 @@ describe('multi-channel limits', () => {
     await stream.close();
   });
 
-  it('answers 503 channel_full when one channel is full, and holds no place in the others', async () => {
+  it('answers the channel_full wait (docs/api.md, "Busy hub") when one channel is full, and holds no place in the others', async () => {
     const [a, full] = [uniqueChannel('a'), uniqueChannel('full')];
     const streams = await Promise.all([subscribe(full), subscribe(full), subscribe(full)]);
     const res = await hub(query([a, full]));
-    expect(await errorOf(res)).toMatchObject({ status: 503, code: 'channel_full' });
-    expect(res.headers.get('Retry-After')).toBe('10');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('retry: 10000\n: channel_full\n\n');
     await within((async () => {
       while ((await subscribers(a)) > 0) await sleep(50);
     })(), 5000, "a's count to return to 0");
@@ -60,8 +60,11 @@ describe('multi-channel limits', () => {
     await publishIds(b, 'b1');
     await stream.until((t) => t.includes('"b1"'));
     // Nobody reads while a gets well over MAX_BUFFERED_BYTES (64 KiB); the next publish finds it.
-    const big = 'x'.repeat(20_000);
-    for (let i = 0; i < 6; i++) await publishIds(a, big);
+    // Five events in all, so that HISTORY_MAX_EVENTS (5) keeps every one for the resume: the
+    // stream is cut at the edge, where no pipe holds bytes the reader has not asked for, so
+    // how many events it got before the cut depends only on its reading (issue 8).
+    const big = 'x'.repeat(25_000);
+    for (let i = 0; i < 4; i++) await publishIds(a, big);
     await publishIds(a, 'last');
     // The stream breaks (a read error), rather than the wait running out.
     await expect(stream.until(() => false, 5000, 'the cut')).rejects.not.toThrow(/timed out/);
@@ -73,7 +76,7 @@ describe('multi-channel limits', () => {
       .map((e) => JSON.parse(e.data) as { channel: string; id: string })
       .filter((e) => e.channel === a)
       .map((e) => Number(e.id));
-    expect(ids).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(ids).toEqual([1, 2, 3, 4, 5]);
     await resumed.close();
   });
 });

@@ -1,0 +1,111 @@
+/**
+ * The protocol between the edge Worker, which holds a subscriber's SSE stream, and the
+ * channel's Durable Object, which holds one hibernatable WebSocket per subscriber. Pure
+ * functions: nothing here knows about sockets or storage.
+ *
+ * Every request and message carries {@link PROTOCOL_VERSION}. During a deploy an old
+ * Worker may meet a new object or the reverse: whatever one side does not understand, it
+ * refuses in a way the other takes as "reconnect" (an attach answered with anything but
+ * a 101 of this version; a socket closed with {@link CLOSE_PROTOCOL}).
+ *
+ * The object → Worker messages are binary, so the SSE bytes that the object encoded once
+ * per publish go to every subscriber's stream without being decoded or encoded again:
+ *
+ *   byte 0      protocol version
+ *   byte 1      kind: 1 live events, 2 replay (more to come on request), 3 replay caught
+ *               up (the socket is live from here), 4 close (the channel was deleted)
+ *   byte 2      flags: 1 = the payload starts with a `gap` event
+ *   byte 3      0
+ *   bytes 4–11  `after`: the id this message continues from (float64, big-endian)
+ *   bytes 12–19 `last`: the cursor once this message is delivered (float64, big-endian)
+ *   bytes 20–   the SSE bytes, exactly as the subscriber gets them
+ *
+ * The Worker → object messages are small JSON texts: `{"v":1,"type":"more"}` asks for the
+ * next replay step; {@link PING} is answered by the runtime ({@link PONG}) without waking
+ * the object (`setWebSocketAutoResponse`).
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+/** The attach request's path and header; the answer's header names the version it speaks. */
+export const ATTACH_URL = 'https://channel.herald/attach';
+export const VERSION_HEADER = 'X-Herald-Protocol';
+/** On a 101: the channel's last id, what a live-only stream's opening says. */
+export const LAST_ID_HEADER = 'X-Herald-Last-Id';
+
+/** Close code for a message the other side does not understand (4000–4999 are the application's). */
+export const CLOSE_PROTOCOL = 4400;
+/** Close code for a channel that was deleted: the stream ends. */
+export const CLOSE_DELETED = 4410;
+
+export const PING = `{"v":${PROTOCOL_VERSION},"type":"ping"}`;
+export const PONG = `{"v":${PROTOCOL_VERSION},"type":"pong"}`;
+export const MORE = `{"v":${PROTOCOL_VERSION},"type":"more"}`;
+
+const KINDS = ['events', 'replay', 'caught_up', 'close'] as const;
+export type MessageKind = (typeof KINDS)[number];
+
+/** One object → Worker message, decoded. `payload` is a view: no copy. */
+export interface ChannelMessage {
+  kind: MessageKind;
+  gap: boolean;
+  after: number;
+  last: number;
+  payload: Uint8Array;
+}
+
+export type Decoded = ({ ok: true } & ChannelMessage) | { ok: false; reason: string };
+
+const HEADER_BYTES = 20;
+const FLAG_GAP = 1;
+
+/** The attach request for a subscriber that resumes after `after`, or is live only (null). */
+export function attachUrl(after: number | null): string {
+  const url = new URL(ATTACH_URL);
+  url.searchParams.set('v', String(PROTOCOL_VERSION));
+  if (after !== null) url.searchParams.set('after', String(after));
+  return url.toString();
+}
+
+export function encodeMessage(message: Omit<ChannelMessage, 'payload'>, payload: Uint8Array): ArrayBuffer {
+  const bytes = new Uint8Array(HEADER_BYTES + payload.byteLength);
+  const view = new DataView(bytes.buffer);
+  bytes[0] = PROTOCOL_VERSION;
+  bytes[1] = KINDS.indexOf(message.kind) + 1;
+  bytes[2] = message.gap ? FLAG_GAP : 0;
+  view.setFloat64(4, message.after);
+  view.setFloat64(12, message.last);
+  bytes.set(payload, HEADER_BYTES);
+  return bytes.buffer;
+}
+
+export function decodeMessage(data: ArrayBuffer): Decoded {
+  if (data.byteLength < HEADER_BYTES) return { ok: false, reason: `a message of ${data.byteLength} bytes is too short` };
+  const view = new DataView(data);
+  const version = view.getUint8(0);
+  if (version !== PROTOCOL_VERSION) return { ok: false, reason: `protocol version ${version}, this side speaks ${PROTOCOL_VERSION}` };
+  const kind = KINDS[view.getUint8(1) - 1];
+  if (kind === undefined) return { ok: false, reason: `unknown message kind ${view.getUint8(1)}` };
+  const after = view.getFloat64(4);
+  const last = view.getFloat64(12);
+  if (!isId(after) || !isId(last)) return { ok: false, reason: 'ids must be whole numbers ≥ 0' };
+  return { ok: true, kind, gap: (view.getUint8(2) & FLAG_GAP) !== 0, after, last, payload: new Uint8Array(data, HEADER_BYTES) };
+}
+
+const isId = (n: number) => Number.isSafeInteger(n) && n >= 0;
+
+/** A Worker → object text message, validated: only `more` is ever handled by the object. */
+export function parseRequest(message: string | ArrayBuffer): { ok: true; type: 'more' } | { ok: false; reason: string } {
+  if (typeof message !== 'string') return { ok: false, reason: 'binary messages are not accepted' };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message);
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  if (typeof parsed !== 'object' || parsed === null) return { ok: false, reason: 'not a message object' };
+  const { v, type } = parsed as { v?: unknown; type?: unknown };
+  if (v !== PROTOCOL_VERSION) return { ok: false, reason: `protocol version ${String(v)}, this side speaks ${PROTOCOL_VERSION}` };
+  if (type !== 'more') return { ok: false, reason: `unknown message type ${JSON.stringify(type)}` };
+  return { ok: true, type };
+}
