@@ -1,6 +1,6 @@
 /**
  * How long to wait before trying again: capped, jittered exponential backoff whose base
- * is the server's `retry:` when it sent one (API.md, "Retry").
+ * is the server's `retry:` when it sent one (API.md, "Retry"); and the wait a busy hub asks for.
  */
 
 /** Backoff settings; every field is optional. */
@@ -50,4 +50,21 @@ export function backoffDelay(attempt: number, baseMs: number, { maxMs, factor }:
   const low = Math.min(cap, base * factor ** (attempt - 1));
   const high = Math.min(cap, low * factor);
   return Math.round(low + random() * (high - low));
+}
+
+/** A wait is lengthened by up to this fraction of itself. */
+const WAIT_JITTER = 0.1;
+
+/**
+ * The delay after the hub answered a subscribe with a wait (`retry:` and `: channel_full`
+ * or `: unavailable`, issue 8): what its `retry:` asks, plus up to a tenth more, so that
+ * the subscribers a full channel turned away together do not all come back in the same
+ * instant (the hub jitters `unavailable` itself, not `channel_full`). Neither grown nor
+ * capped at `maxMs`: a wait is not a failure, and the hub said how long.
+ *
+ * @param random a number in [0, 1): Math.random, or a fixed one in tests.
+ */
+export function waitDelay(retryMs: number, random: () => number = Math.random): number {
+  const base = Math.max(retryMs, MIN_BASE_MS);
+  return Math.round(base + random() * base * WAIT_JITTER);
 }

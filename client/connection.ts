@@ -6,7 +6,7 @@ import { createParser } from 'eventsource-parser';
 import { HeraldError, asError, isRetryableStatus, readError, retryAfterMs } from './errors.ts';
 import type { Fetch } from './fetch.ts';
 import { watchIdle } from './idle.ts';
-import { interpret, type Incoming, type Target } from './messages.ts';
+import { interpret, isWaitReason, type Incoming, type Target, type WaitReason } from './messages.ts';
 import type { CloseReason, SubscribeOptions } from './subscribe.ts';
 
 /** What outlives a connection: the cursor sent as Last-Event-ID, and the server's `retry:`. */
@@ -29,12 +29,17 @@ export interface Connection {
 }
 
 /**
- * How a connection ended: for good, or with an error worth retrying. `opened` says the
- * hub's stream opening arrived, so this is the first failure after a success.
+ * How a connection ended: for good, with an error worth retrying, or as the hub asked,
+ * which is no failure. `opened` says the hub's stream opening arrived, so a failure is the
+ * first after a success.
  */
 export type Outcome =
   | { type: 'final'; reason: CloseReason; opened: boolean }
-  | { type: 'retry'; error: Error; opened: boolean; retryAfterMs?: number | undefined };
+  | { type: 'retry'; error: Error; opened: boolean; retryAfterMs?: number | undefined }
+  /** The whole stream was `retry:` and a reason (issue 8): come back after `retryMs`, with the same cursor. */
+  | { type: 'wait'; reason: WaitReason; retryMs: number; opened: false }
+  /** The stream ended right after a bare `retry:` block: the hub recycled it (STREAM_MAX_SECONDS). */
+  | { type: 'recycled'; opened: true };
 
 const isEventStream = (res: Response): boolean =>
   (res.headers.get('Content-Type') ?? '').split(';')[0]?.trim().toLowerCase() === 'text/event-stream';
@@ -103,6 +108,14 @@ async function read(body: ReadableStream<Uint8Array>, { target, state, signal, c
   let end: CloseReason | undefined;
   /** The cursor before the current block's `id:`, put back if that block's event was not delivered. */
   let before = state.cursor;
+  /**
+   * What the stream said since its last event, `id:` or other comment. A `retry:` alone is
+   * how a recycled stream ends; a `retry:` and a wait's reason before anything opened the
+   * stream are the whole of a wait (issue 8).
+   */
+  let tail: { retryMs?: number; reason?: WaitReason } = {};
+  /** A wait's `retry:` is for that wait only, not the base of later backoff: put back after one. */
+  const retryBefore = state.retryMs;
   // Nothing more is delivered, nor counted in the cursor, once the subscription is over,
   // even from the rest of a chunk already read (e.g. onEvent called close()).
   const stopped = () => end !== undefined || signal.aborted;
@@ -149,18 +162,30 @@ async function read(body: ReadableStream<Uint8Array>, { target, state, signal, c
   };
 
   const parser = createParser({
+    // Not an opening by itself: a wait starts with `retry:` too, and must not reach onOpen.
     onRetry: (ms) => {
-      if (live()) state.retryMs = ms;
+      if (stopped()) return;
+      state.retryMs = ms;
+      tail.retryMs = ms;
     },
-    onComment: () => void live(),
+    onComment: (comment) => {
+      if (!opened && isWaitReason(comment)) {
+        tail.reason = comment;
+        return;
+      }
+      tail = {};
+      void live();
+    },
     // Called at the end of every block with an `id:`, data or not: the stream's opening
     // `id:` sets the cursor before any event (API.md's opening, WHATWG "dispatch the event").
     onId: (id) => {
+      tail = {};
       if (!live()) return;
       before = state.cursor;
       state.cursor = id;
     },
     onEvent: (message) => {
+      tail = {};
       if (!live()) return;
       const error = deliver(interpret(message, target));
       if (error === undefined) return;
@@ -192,5 +217,11 @@ async function read(body: ReadableStream<Uint8Array>, { target, state, signal, c
     cancel();
   }
   if (signal.aborted) return { type: 'final', reason: { type: 'closed' }, opened };
+  const { retryMs, reason } = tail;
+  if (retryMs !== undefined && reason !== undefined && !opened) {
+    state.retryMs = retryBefore;
+    return { type: 'wait', reason, retryMs, opened: false };
+  }
+  if (retryMs !== undefined && reason === undefined && opened) return { type: 'recycled', opened: true };
   return { type: 'retry', error: new Error('The hub ended the stream.'), opened };
 }

@@ -8,6 +8,6 @@
 export { subscribe, type CloseReason, type ErrorInfo, type SubscribeOptions, type Subscription } from './subscribe.ts';
 export { publish, type PublishEvent, type PublishOptions, type PublishResult } from './publish.ts';
 export { HeraldError } from './errors.ts';
-export type { Gap, HeraldEvent } from './messages.ts';
+export type { Gap, HeraldEvent, Wait, WaitReason } from './messages.ts';
 export type { BackoffOptions } from './backoff.ts';
 export type { Fetch, FetchInit } from './fetch.ts';

@@ -1,7 +1,8 @@
 /**
  * What the hub's SSE messages mean, as pure functions: an event, a `gap`, or a `close`,
  * from a one-channel stream (API.md) or from a multi-channel one, whose events carry a
- * JSON envelope (docs/api.md). Both kinds come out the same shape.
+ * JSON envelope (docs/api.md). Both kinds come out the same shape. And the comment of a
+ * stream that is only a wait (issue 8).
  */
 import type { EventSourceMessage } from 'eventsource-parser';
 
@@ -48,6 +49,26 @@ export interface Gap {
   /** The last id the channel issued, null before its first publish. */
   latestId: string | null;
 }
+
+/**
+ * Why the hub answered a subscribe with a wait instead of a stream (issue 8): the channel
+ * has MAX_SUBSCRIBERS already, or its object is overloaded, restarting or unreachable.
+ */
+export type WaitReason = 'channel_full' | 'unavailable';
+
+/** A wait: the hub's stream said only `retry:` and {@link WaitReason}, then ended. */
+export interface Wait {
+  reason: WaitReason;
+  /** How long the client waits before it connects again: the hub's `retry:`, plus jitter. */
+  delayMs: number;
+}
+
+/**
+ * Whether a comment gives the reason for a wait (`: channel_full`). Only the known reasons
+ * do: a resumed stream opens with `retry:` and `: connected` and no `id:`, so the comment's
+ * text is all that tells such an opening, cut at once, from a wait.
+ */
+export const isWaitReason = (comment: string): comment is WaitReason => comment === 'channel_full' || comment === 'unavailable';
 
 export type Incoming =
   | { type: 'event'; event: HeraldEvent }

@@ -3,13 +3,13 @@
  * delivered to callbacks. It reconnects by itself with backoff and resumes exactly where
  * it was (Last-Event-ID), until the subscriber closes it or the hub's answer is final.
  */
-import { backoffDelay, resolveBackoff, type BackoffOptions } from './backoff.ts';
-import { connect, type Connection } from './connection.ts';
+import { backoffDelay, resolveBackoff, waitDelay, type BackoffOptions } from './backoff.ts';
+import { connect, type Connection, type Outcome } from './connection.ts';
 import { delay } from './delay.ts';
 import { asError, type HeraldError } from './errors.ts';
 import { platformFetch, type Fetch } from './fetch.ts';
 import { resolveIdleTimeout } from './idle.ts';
-import type { Gap, HeraldEvent, Target } from './messages.ts';
+import type { Gap, HeraldEvent, Target, Wait } from './messages.ts';
 import { channelEventsUrl, multiEventsUrl } from './urls.ts';
 
 export interface SubscribeOptions {
@@ -41,6 +41,13 @@ export interface SubscribeOptions {
   onChannelClose?(channel: string): void;
   /** The hub's stream opened (its first bytes arrived), on every connection. */
   onOpen?(): void;
+  /**
+   * The hub asked to come back later instead of opening the stream: the channel (on several,
+   * one of them) is full, or `unavailable` for a moment. Not an error: the subscription
+   * reconnects by itself after `delayMs` (the hub's `retry:`, plus up to 10 % jitter), with
+   * the same `lastEventId`. Throwing ends the subscription, as onEvent's exceptions do.
+   */
+  onWait?(wait: Wait): void;
   /** A connection failed. `willRetry` false: the subscription is over and `onClose` follows. */
   onError?(error: HeraldError | Error, info: ErrorInfo): void;
   /**
@@ -162,19 +169,51 @@ export function subscribe(url: string, options: SubscribeOptions): Subscription 
   if (options.signal?.aborted) abort();
   options.signal?.addEventListener('abort', abort, { once: true });
 
-  async function run(): Promise<CloseReason> {
-    let failures = 0;
-    while (!controller.signal.aborted) {
-      const outcome = await connect(conn);
-      failures = outcome.opened ? 1 : failures + 1;
-      if (outcome.type === 'final') {
-        if (outcome.reason.type === 'error') options.onError?.(outcome.reason.error, { willRetry: false, attempt: failures });
-        return outcome.reason;
+  /** Failures in a row (ErrorInfo.attempt); a wait and a recycled stream are none. */
+  let failures = 0;
+
+  /** The wait before the next connection, or how the subscription ends. */
+  function next(outcome: Outcome): number | CloseReason {
+    const base = conn.state.retryMs ?? backoff.initialMs;
+    switch (outcome.type) {
+      case 'wait': {
+        // Neither counted nor a reset of the count: the backoff after it is what it was before.
+        const delayMs = waitDelay(outcome.retryMs);
+        try {
+          options.onWait?.({ reason: outcome.reason, delayMs });
+          return delayMs;
+        } catch (thrown) {
+          return fail(asError(thrown), false);
+        }
       }
-      const base = conn.state.retryMs ?? backoff.initialMs;
-      const delayMs = Math.max(backoffDelay(failures, base, backoff), outcome.retryAfterMs ?? 0);
-      options.onError?.(outcome.error, { willRetry: true, delayMs, attempt: failures });
-      if (!(await delay(delayMs, controller.signal))) break;
+      case 'recycled':
+        // The usual delay after a stream that opened, and the count starts again, as the stream opened.
+        failures = 0;
+        return backoffDelay(1, base, backoff);
+      case 'final':
+        if (outcome.reason.type !== 'error') return outcome.reason;
+        return fail(outcome.reason.error, outcome.opened);
+      case 'retry': {
+        failures = outcome.opened ? 1 : failures + 1;
+        const delayMs = Math.max(backoffDelay(failures, base, backoff), outcome.retryAfterMs ?? 0);
+        options.onError?.(outcome.error, { willRetry: true, delayMs, attempt: failures });
+        return delayMs;
+      }
+    }
+  }
+
+  /** A final error: counted as the others are, told to onError, and the end of the subscription. */
+  function fail(error: HeraldError | Error, opened: boolean): CloseReason {
+    failures = opened ? 1 : failures + 1;
+    options.onError?.(error, { willRetry: false, attempt: failures });
+    return { type: 'error', error };
+  }
+
+  async function run(): Promise<CloseReason> {
+    while (!controller.signal.aborted) {
+      const after = next(await connect(conn));
+      if (typeof after !== 'number') return after;
+      if (!(await delay(after, controller.signal))) break;
     }
     return { type: 'closed' };
   }

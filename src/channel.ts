@@ -60,9 +60,9 @@ export interface HistoryPage {
 }
 
 /**
- * Bytes of the log sent to a replaying subscriber per message (at least one event): the
- * most that is ever in flight between the object and the Worker for one subscriber, since
- * the Worker asks for the next step only once its reader took the last one.
+ * Bytes of the log sent to a replaying subscriber per message, or one event when that
+ * alone is larger: the most that is ever in flight between the object and the Worker for
+ * one subscriber, since the Worker asks for the next step only once its reader has room.
  */
 export const REPLAY_STEP_BYTES = 64 * 1024;
 /** Rows read from the log per replay step (read lazily: rows not sent are not read). */
@@ -161,7 +161,7 @@ export class Channel extends DurableObject<Env> {
   }
 
   /**
-   * Sends the log after `cursor`, up to {@link REPLAY_STEP_BYTES}, as one message. When it
+   * Sends the log after `cursor`, up to {@link REPLAY_STEP_BYTES} (at least one event), as one message. When it
    * reaches the end of the log, the socket turns live in the same synchronous turn as the
    * read that found nothing more: no publish falls between replay and live, and none
    * comes twice (publish runs only between turns). `unissued`: the client asked for an id
@@ -183,11 +183,11 @@ export class Channel extends DurableObject<Env> {
     let read = 0;
     let more = false;
     for (const event of this.#log.after(from, REPLAY_BATCH)) {
-      if (read > 0 && size >= REPLAY_STEP_BYTES) {
+      const bytes = encodeEvent(event);
+      if (read > 0 && size + bytes.byteLength > REPLAY_STEP_BYTES) {
         more = true;
         break;
       }
-      const bytes = encodeEvent(event);
       parts.push(bytes);
       size += bytes.byteLength;
       from = event.id;

@@ -120,7 +120,7 @@ app.get('/v1/channels/:channel/events', requires('subscribe'), async (c) => {
   const config = c.get('config');
   const opened = await attach(stub, from);
   if (opened.kind !== 'open') return refusal(c, opened.kind);
-  const link = new ChannelLink(stub, opened.socket, from ?? opened.lastId);
+  const link = new ChannelLink(() => channelOf(c).stub, opened.socket, from ?? opened.lastId);
   const session = new Session([link], singleChannel, encodeOpening(config.retryMs, from === null ? opened.lastId : null), config);
   return new Response(session.stream, { status: 200, headers: SSE_HEADERS });
 });
@@ -144,7 +144,7 @@ app.get('/v1/events', async (c) => {
   }
   if (opened.every((o) => o.kind === 'closed')) return c.body(null, 204);
   const positions = opened.map((o, i) => cursor?.[i] ?? (o.kind === 'open' ? o.lastId : 0));
-  const links = opened.map((o, i) => (o.kind === 'open' ? new ChannelLink(stubs[i]!, o.socket, positions[i]!) : null));
+  const links = opened.map((o, i) => (o.kind === 'open' ? new ChannelLink(() => stubOf(c, channels[i]!), o.socket, positions[i]!) : null));
   const deleted = channels.filter((_, i) => links[i] === null);
   const framing = new MergedFraming(channels, positions, channels.length - deleted.length);
   const session = new Session(links, framing, encodeMergedOpening(config.retryMs, positions, deleted), config);

@@ -112,7 +112,8 @@ const REATTACH_MAX_MS = 30_000;
 export class ChannelLink {
   /** The id of the last event handed on: where a re-attach resumes. */
   cursor: number;
-  readonly #stub: ChannelStub;
+  /** A new stub for each re-attach: one that saw its object reset stays broken (Cloudflare, "Error handling"). */
+  readonly #stub: () => ChannelStub;
   #socket: OpenSocket | null = null;
   #handler: LinkHandler | null = null;
   /** Messages that came before {@link bind}. */
@@ -128,7 +129,7 @@ export class ChannelLink {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #done = false;
 
-  constructor(stub: ChannelStub, socket: OpenSocket, cursor: number) {
+  constructor(stub: () => ChannelStub, socket: OpenSocket, cursor: number) {
     this.#stub = stub;
     this.cursor = cursor;
     this.#use(socket);
@@ -240,7 +241,7 @@ export class ChannelLink {
   }
 
   async #retry(): Promise<void> {
-    const result = await attach(this.#stub, this.cursor);
+    const result = await attach(this.#stub(), this.cursor);
     this.#timer = undefined;
     if (this.#done) {
       if (result.kind === 'open') result.socket.close('herald: subscriber left');

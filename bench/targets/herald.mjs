@@ -1,7 +1,9 @@
-// Herald, two ways: `herald-dev` as `npm run dev` runs it (wrangler dev: wrangler's Node
-// process, its proxy worker in one workerd and the Worker in another), and
-// `herald-workerd`, the Worker alone in one workerd process through Miniflare; and
-// `workerd-floor`, a minimal broadcaster in that same setup, for the runtime's own cost.
+// Herald, several ways: `herald-dev` as `npm run dev` runs it (wrangler dev: wrangler's Node
+// process, its proxy worker in one workerd and the Worker in another); `herald-workerd`, the
+// Worker and its Durable Object alone in one workerd process through Miniflare, as two
+// isolates; `herald-old`, the same for the design before issue 8 (commit 9aaa5aa, extracted
+// at start); `herald-shared`, herald-workerd in one isolate; and `workerd-floor`, a minimal
+// broadcaster in that same setup, for the runtime's own cost.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -110,17 +112,18 @@ export const heraldDev = {
 };
 
 /**
- * The isolate's V8 heap through workerd's DevTools inspector: `used()` is the used heap of
- * the Worker's isolate (where the Durable Object lives: what its 128 MB limit is about)
- * after a full collection. workerd's inspector does not answer HeapProfiler.collectGarbage,
- * but taking a heap snapshot collects first; the snapshot itself is discarded.
+ * One DevTools session on one isolate of workerd's inspector (workerd serves one session per
+ * isolate). `used()` is the isolate's used V8 heap after a full collection: workerd's
+ * inspector does not answer HeapProfiler.collectGarbage, but taking a heap snapshot
+ * collects first; the snapshot itself is discarded.
  */
-async function isolateHeap(inspectorPort) {
+async function isolateSession(inspectorPort, id) {
   const list = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
-  const target = list.find((t) => /core:user:/.test(t.title)) ?? list[0];
+  const target = list.find((t) => t.id === id);
+  if (!target) throw new Error(`no isolate ${id} in workerd's inspector (${list.map((t) => t.id).join(', ')})`);
   const ws = new WebSocket(target.webSocketDebuggerUrl, { maxPayload: 1 << 30 });
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  let id = 0;
+  let id_ = 0;
   const pending = new Map();
   ws.on('message', (raw) => {
     const msg = JSON.parse(raw.toString());
@@ -129,10 +132,10 @@ async function isolateHeap(inspectorPort) {
   const send = (method, params = {}) =>
     Promise.race([
       new Promise((resolve) => {
-        pending.set(++id, resolve);
-        ws.send(JSON.stringify({ id, method, params }));
+        pending.set(++id_, resolve);
+        ws.send(JSON.stringify({ id: id_, method, params }));
       }),
-      sleep(60_000).then(() => ({ error: { message: `${method}: no answer in 60 s` } })),
+      sleep(120_000).then(() => ({ error: { message: `${method}: no answer in 120 s` } })),
     ]);
   const call = async (method, params) => {
     const msg = await send(method, params);
@@ -145,14 +148,21 @@ async function isolateHeap(inspectorPort) {
       await call('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
       return (await call('Runtime.getHeapUsage')).usedSize;
     },
-    /** One DevTools call on this session (workerd's inspector serves one session per isolate). */
+    /** One DevTools call on this session. */
     call,
     close: () => ws.close(),
   };
 }
 
-/** Starts miniflare-host.mjs on `entry` (undefined: Herald's src/index.ts). */
-async function startMiniflare(entry, { inspector = false } = {}) {
+/** Lines of the target's output that announce a new instance of the channel object (miniflare-host.mjs). */
+const CONSTRUCTED = /herald-bench: channel object constructed/g;
+
+/**
+ * Starts miniflare-host.mjs. `entry`: another Worker than Herald's src/index.ts; `commit`:
+ * Herald as it was at that commit (extracted to a temporary folder by the host); `split`:
+ * the edge Worker and the Durable Object as two workers (two isolates) in the one workerd.
+ */
+async function startMiniflare({ entry, commit, split = false } = {}, { inspector = false } = {}) {
   const inspectorPort = inspector ? await freePort() : undefined;
   const port = await freePort();
   const persist = await mkdtemp(path.join(os.tmpdir(), 'herald-bench-workerd-'));
@@ -165,10 +175,14 @@ async function startMiniflare(entry, { inspector = false } = {}) {
       CLOUDFLARE_CF_FETCH_ENABLED: 'false',
       WRANGLER_SEND_METRICS: 'false',
       ...(entry ? { HERALD_BENCH_ENTRY: entry } : {}),
+      ...(commit ? { HERALD_BENCH_COMMIT: commit } : {}),
+      ...(split ? { HERALD_BENCH_SPLIT: '1' } : {}),
       ...(inspectorPort ? { HERALD_BENCH_INSPECTOR_PORT: String(inspectorPort) } : {}),
     },
   });
   const output = capture(child);
+  let constructions = 0;
+  child.stdout.on('data', (d) => (constructions += String(d).match(CONSTRUCTED)?.length ?? 0));
   const stop = async () => {
     child.stdin.end();
     await stopGroup(child);
@@ -184,11 +198,14 @@ async function startMiniflare(entry, { inspector = false } = {}) {
     throw error;
   }
   const api = heraldApi(port);
-  let heap;
+  // The edge Worker's isolate and the Durable Object's (the same one unless split).
+  const isolates = {};
   if (inspectorPort) {
     try {
-      heap = await isolateHeap(inspectorPort);
+      isolates.edge = await isolateSession(inspectorPort, 'core:user:herald');
+      isolates.object = split ? await isolateSession(inspectorPort, 'core:user:herald-channel') : isolates.edge;
     } catch (error) {
+      for (const s of new Set(Object.values(isolates))) s.close();
       await stop();
       throw error;
     }
@@ -198,25 +215,54 @@ async function startMiniflare(entry, { inspector = false } = {}) {
     measuredPids: async () => workerd,
     bundle: path.join(persist, 'bundle', 'index.js'), // the Worker as workerd runs it (for profiles)
     inspectorPort,
-    ...(heap ? { heapUsed: () => heap.used(), inspect: heap.call } : {}),
+    split,
+    ...(inspectorPort ? { isolates, heapUsed: () => isolates.object.used(), inspect: isolates.edge.call } : {}),
+    /** How many channel objects were constructed so far (a rebuilt one counts again). */
+    constructions: () => constructions,
     output,
     async stop() {
-      heap?.close();
+      for (const s of new Set(Object.values(isolates))) s.close();
       api.http.close();
       await stop();
     },
   };
 }
 
+/** The commit before "Hibernating channels" (issue 8): the object held every SSE stream. */
+export const OLD_DESIGN_COMMIT = '9aaa5aa';
+
 export const heraldWorkerd = {
   name: 'herald-workerd',
-  description: 'the same Worker in a single workerd process through Miniflare (no wrangler, no proxy worker); SQLite persisted to a temporary folder; only the workerd process is measured',
+  description: 'Herald as in the working tree (issue 8: the edge Worker holds each subscriber\'s stream, the channel object one hibernatable WebSocket per subscriber) in a single workerd process through Miniflare (no wrangler, no proxy worker), the edge Worker and the Durable Object as two workers, so two V8 isolates, as in production; SQLite persisted to a temporary folder; only the workerd process is measured',
   batch: true,
   // workerd dup()s every accepted socket. Running out only refuses the connections past
-  // the limit (logged: "HTTP connection failed: dup(): Too many open files").
+  // the limit (logged: "HTTP connection failed: dup(): Too many open files"). The edge's
+  // WebSocket to the object stays inside the process: no descriptor.
   fdsPerSubscriber: 2,
   isolateHeap: true,
-  start: (options) => startMiniflare(undefined, options),
+  inspectable: true,
+  start: (options) => startMiniflare({ split: true }, options),
+};
+
+export const heraldOld = {
+  name: 'herald-old',
+  description: `Herald before issue 8 (commit ${OLD_DESIGN_COMMIT}: the channel's Durable Object holds every subscriber's SSE stream and never hibernates), its src/ and wrangler.toml extracted with \`git archive\` into a temporary folder at each start and served exactly as herald-workerd is (same Miniflare host, same two-isolate layout)`,
+  batch: true,
+  fdsPerSubscriber: 2,
+  isolateHeap: true,
+  inspectable: true,
+  start: (options) => startMiniflare({ commit: OLD_DESIGN_COMMIT, split: true }, options),
+};
+
+/** The current design with the edge Worker and the object in one isolate (the layout of the runs before issue 8). */
+export const heraldShared = {
+  name: 'herald-shared',
+  description: 'herald-workerd with the edge Worker and the Durable Object in one worker, so one isolate (the layout used before issue 8): what the split costs or saves',
+  batch: true,
+  fdsPerSubscriber: 2,
+  isolateHeap: true,
+  inspectable: true,
+  start: (options) => startMiniflare({}, options),
 };
 
 export const workerdFloor = {
@@ -225,5 +271,5 @@ export const workerdFloor = {
   batch: true,
   fdsPerSubscriber: 2,
   isolateHeap: true,
-  start: (options) => startMiniflare(path.join(ROOT, 'bench/targets/workerd-floor-worker.js'), options),
+  start: (options) => startMiniflare({ entry: path.join(ROOT, 'bench/targets/workerd-floor-worker.js') }, options),
 };

@@ -6,9 +6,26 @@
 // JSON line {"url":…} when ready and stops when its stdin closes or on SIGTERM.
 //
 //   node bench/targets/miniflare-host.mjs <port> <persist-dir>
+//
+// Environment (all optional):
+//   HERALD_BENCH_ENTRY    another Worker to serve (the workerd-floor target)
+//   HERALD_BENCH_COMMIT   serve Herald as it was at this commit: its src/ and wrangler.toml
+//                         are extracted (`git archive`) into <persist-dir>/source and bundled
+//                         from there; nothing is written to the repository
+//   HERALD_BENCH_SPLIT=1  two Miniflare workers in the one workerd: `herald` (the edge
+//                         Worker, what requests reach) and `herald-channel` (the same bundle,
+//                         the only one whose Channel class runs: the edge's CHANNEL binding
+//                         names it with scriptName). Each worker is its own V8 isolate, so the
+//                         Durable Object's heap and CPU profile are its own, as in production
+//   HERALD_BENCH_INSPECTOR_PORT  workerd's DevTools inspector (CPU profiles, heap)
+// Herald's Channel class is served through a subclass whose constructor prints one line,
+// `herald-bench: channel object constructed <n>`, so that a bench can tell an object that
+// was rebuilt (after hibernation or eviction) from one that stayed in memory; src/ is
+// untouched and the subclass adds nothing else.
 import { build } from 'esbuild';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
-import { mkdir } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
@@ -20,11 +37,41 @@ if (!port || !persist) {
   process.exit(2);
 }
 
+// The source: the working tree, or a commit's src/ and wrangler.toml in a temporary folder.
+let sourceRoot = ROOT;
+const commit = process.env.HERALD_BENCH_COMMIT;
+if (commit) {
+  sourceRoot = path.join(persist, 'source');
+  await mkdir(sourceRoot, { recursive: true });
+  const archive = execFileSync('git', ['archive', '--format=tar', commit, 'src', 'wrangler.toml'], { cwd: ROOT, maxBuffer: 64 << 20 });
+  execFileSync('tar', ['-x', '-C', sourceRoot], { input: archive });
+  // wrangler.toml names the console's assets folder; Miniflare is not given assets here.
+  await mkdir(path.join(sourceRoot, 'public'), { recursive: true });
+}
+
 const outdir = path.join(persist, 'bundle');
 await mkdir(outdir, { recursive: true });
 const scriptPath = path.join(outdir, 'index.js');
 // HERALD_BENCH_ENTRY swaps the Worker (the workerd-floor target); the bindings stay Herald's.
-const entry = process.env.HERALD_BENCH_ENTRY ? path.resolve(process.env.HERALD_BENCH_ENTRY) : path.join(ROOT, 'src/index.ts');
+let entry;
+if (process.env.HERALD_BENCH_ENTRY) entry = path.resolve(process.env.HERALD_BENCH_ENTRY);
+else {
+  entry = path.join(outdir, 'entry.js');
+  const index = JSON.stringify(path.join(sourceRoot, 'src/index.ts'));
+  await writeFile(
+    entry,
+    `import app, { Channel as HeraldChannel } from ${index};
+let constructed = 0;
+export class Channel extends HeraldChannel {
+  constructor(ctx, env) {
+    super(ctx, env);
+    console.log(\`herald-bench: channel object constructed \${++constructed}\`);
+  }
+}
+export default app;
+`,
+  );
+}
 await build({
   entryPoints: [entry],
   outfile: scriptPath,
@@ -35,10 +82,35 @@ await build({
   conditions: ['workerd', 'worker', 'browser'],
   target: 'es2024',
   external: ['cloudflare:*', 'node:*'],
+  // A commit's source sits outside the repository: its imports (hono) resolve from ours.
+  nodePaths: [path.join(ROOT, 'node_modules')],
   logLevel: 'warning',
 });
 
-const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, 'wrangler.toml'), undefined, {});
+const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(sourceRoot, 'wrangler.toml'), undefined, {});
+const common = {
+  modules: true,
+  scriptPath,
+  modulesRoot: outdir,
+  compatibilityDate: workerOptions.compatibilityDate,
+  compatibilityFlags: workerOptions.compatibilityFlags,
+  // The [vars] of wrangler.toml.
+  bindings: { ...workerOptions.bindings, PUBLISH_KEY: 'herald-dev-key' },
+};
+const split = process.env.HERALD_BENCH_SPLIT === '1';
+const OBJECT_WORKER = 'herald-channel';
+const workers = split
+  ? [
+      {
+        ...common,
+        name: 'herald',
+        // CHANNEL → class Channel of the other worker, SQLite-backed.
+        durableObjects: Object.fromEntries(Object.entries(workerOptions.durableObjects).map(([k, v]) => [k, { ...(typeof v === 'string' ? { className: v } : v), scriptName: OBJECT_WORKER }])),
+      },
+      { ...common, name: OBJECT_WORKER, durableObjects: workerOptions.durableObjects },
+    ]
+  : [{ ...common, name: 'herald', durableObjects: workerOptions.durableObjects }];
+
 // This Miniflare (5.x beta) takes a new options shape; it converts the classic (v4) one.
 const mf = new Miniflare(convertV4MiniflareOptions({
   host: '127.0.0.1',
@@ -47,19 +119,7 @@ const mf = new Miniflare(convertV4MiniflareOptions({
   resourcePersistencePath: path.join(persist, 'state'),
   // For bench/profile.mjs: the DevTools inspector (CPU profiles of the Worker's isolate).
   ...(process.env.HERALD_BENCH_INSPECTOR_PORT ? { inspectorPort: Number(process.env.HERALD_BENCH_INSPECTOR_PORT) } : {}),
-  workers: [
-    {
-      name: 'herald',
-      modules: true,
-      scriptPath,
-      modulesRoot: outdir,
-      compatibilityDate: workerOptions.compatibilityDate,
-      compatibilityFlags: workerOptions.compatibilityFlags,
-      // CHANNEL → class Channel, SQLite-backed, and the [vars] of wrangler.toml.
-      durableObjects: workerOptions.durableObjects,
-      bindings: { ...workerOptions.bindings, PUBLISH_KEY: 'herald-dev-key' },
-    },
-  ],
+  workers,
 }));
 const url = await mf.ready;
 process.stdout.write(`${JSON.stringify({ url: url.href })}\n`);

@@ -1,0 +1,87 @@
+// src/protocol.ts directly: the versioned messages between the edge Worker and the channel
+// object (issue 8, "Versioned messages"). Each side refuses what it does not understand.
+import { describe, expect, it } from 'vitest';
+import { MORE, PING, PROTOCOL_VERSION, attachUrl, decodeMessage, encodeMessage, parseRequest } from '../src/protocol';
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+describe('object → Worker messages', () => {
+  it('round-trips every kind with its ids, gap flag and the very payload bytes', () => {
+    for (const kind of ['events', 'replay', 'caught_up', 'close'] as const) {
+      const payload = bytes('id: 42\ndata: é\n\n');
+      const decoded = decodeMessage(encodeMessage({ kind, gap: kind === 'replay', after: 41, last: 42 }, payload));
+      expect(decoded).toEqual({ ok: true, kind, gap: kind === 'replay', after: 41, last: 42, payload });
+    }
+  });
+
+  it('carries ids up to 2^53 - 1 exactly', () => {
+    const decoded = decodeMessage(encodeMessage({ kind: 'events', gap: false, after: 2 ** 53 - 2, last: 2 ** 53 - 1 }, bytes('')));
+    expect(decoded).toMatchObject({ ok: true, after: 2 ** 53 - 2, last: 2 ** 53 - 1 });
+  });
+
+  it('starts with the protocol version, then the kind', () => {
+    const message = new Uint8Array(encodeMessage({ kind: 'caught_up', gap: true, after: 0, last: 0 }, bytes('x')));
+    expect([...message.slice(0, 3)]).toEqual([PROTOCOL_VERSION, 3, 1]);
+    expect(message.byteLength).toBe(21);
+  });
+
+  const valid = () => new Uint8Array(encodeMessage({ kind: 'events', gap: false, after: 1, last: 2 }, bytes('id: 2\ndata: x\n\n')));
+  it.each([
+    ['too short', () => new Uint8Array(19), /too short/],
+    ['another version', () => Object.assign(valid(), { 0: PROTOCOL_VERSION + 1 }), /protocol version 2/],
+    ['kind 0', () => Object.assign(valid(), { 1: 0 }), /unknown message kind 0/],
+    ['kind 9', () => Object.assign(valid(), { 1: 9 }), /unknown message kind 9/],
+    [
+      'a fractional id',
+      () => {
+        const m = valid();
+        new DataView(m.buffer).setFloat64(4, 1.5);
+        return m;
+      },
+      /whole numbers/,
+    ],
+    [
+      'a negative id',
+      () => {
+        const m = valid();
+        new DataView(m.buffer).setFloat64(12, -1);
+        return m;
+      },
+      /whole numbers/,
+    ],
+  ])('refuses %s', (_, make, reason) => {
+    const decoded = decodeMessage(make().buffer as ArrayBuffer);
+    expect(decoded.ok).toBe(false);
+    expect(decoded.ok ? '' : decoded.reason).toMatch(reason);
+  });
+});
+
+describe('Worker → object messages', () => {
+  it('takes `more` of this version', () => {
+    expect(parseRequest(MORE)).toEqual({ ok: true, type: 'more' });
+  });
+
+  it.each([
+    ['binary', new ArrayBuffer(4), /binary/],
+    ['not JSON', 'more please', /not JSON/],
+    ['a JSON string', '"more"', /not a message object/],
+    ['null', 'null', /not a message object/],
+    ['no version', '{"type":"more"}', /protocol version undefined/],
+    ['another version', '{"v":2,"type":"more"}', /protocol version 2/],
+    ['an unknown type', '{"v":1,"type":"subscribe"}', /unknown message type "subscribe"/],
+    // The keep-alive is answered by the runtime; reaching the object, it is not a request.
+    ['a ping', PING, /unknown message type "ping"/],
+  ])('refuses %s', (_, message, reason) => {
+    const parsed = parseRequest(message);
+    expect(parsed.ok).toBe(false);
+    expect(parsed.ok ? '' : parsed.reason).toMatch(reason);
+  });
+});
+
+describe('attachUrl', () => {
+  it('names the version, and the id to resume after when there is one', () => {
+    expect(attachUrl(null)).toBe('https://channel.herald/attach?v=1');
+    expect(attachUrl(0)).toBe('https://channel.herald/attach?v=1&after=0');
+    expect(attachUrl(41)).toBe('https://channel.herald/attach?v=1&after=41');
+  });
+});
