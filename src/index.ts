@@ -1,6 +1,8 @@
 /**
  * Herald's Worker: the HTTP routes of API.md. Each handler parses and authorises the
- * request, then forwards it to the channel's Durable Object.
+ * request, then forwards it to the channel's Durable Object. A subscribe is answered here,
+ * at the edge: the Worker holds the stream (session.ts) and a hibernatable WebSocket to
+ * each channel's object (link.ts), so the object can sleep while subscribers stay connected.
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';

@@ -88,7 +88,15 @@ export async function attach(stub: ChannelStub, after: number | null): Promise<A
     socket.binaryType = 'arraybuffer';
     return { kind: 'open', socket: open, lastId };
   }
-  socket?.close(1000, 'herald: not understood');
+  if (socket) {
+    // A socket of a version this Worker does not speak: let it go (it must be accepted to be closed).
+    try {
+      socket.accept();
+      socket.close(1000, 'herald: protocol version not understood');
+    } catch {
+      // Already closed.
+    }
+  }
   const full = res.status === 503 && (await res.text().catch(() => '')).includes('"channel_full"');
   if (!full) await res.body?.cancel().catch(() => {});
   if (res.status === 204) return { kind: 'closed' };
@@ -112,7 +120,10 @@ const REATTACH_MAX_MS = 30_000;
 export class ChannelLink {
   /** The id of the last event handed on: where a re-attach resumes. */
   cursor: number;
-  /** A new stub for each re-attach: one that saw its object reset stays broken (Cloudflare, "Error handling"). */
+  /**
+   * A new stub for each re-attach: after a stub throws, all its calls fail (Cloudflare,
+   * developers.cloudflare.com/durable-objects/api/stub).
+   */
   readonly #stub: () => ChannelStub;
   #socket: OpenSocket | null = null;
   #handler: LinkHandler | null = null;

@@ -1,11 +1,11 @@
 /**
- * One subscriber's event stream: a pull-based `ReadableStream` with no queue of its own
+ * One subscriber's event stream, held by the edge Worker (session.ts): a pull-based `ReadableStream` with no queue of its own
  * (high-water mark 0), so `pull` means exactly "the reader is waiting for bytes". Bytes
  * sent while the reader is still busy with earlier ones wait here and go out together at
  * its next read, joined into one chunk (of up to 4 KiB). A reader that keeps up gets every publish at once; one that
  * falls behind (a busy runtime, a slow socket) gets the backlog coalesced, so the runtime
  * pumps one chunk instead of one per event — the cost of a delivery is mostly per chunk.
- * A reader that goes away cancels the stream, which is how the channel learns of it.
+ * A reader that goes away cancels the stream, which is how the session learns of it.
  * (A TransformStream writer's `ready` was seen to resolve in workerd with nobody reading,
  * so it can neither pace replay nor tell what is unsent.)
  */

@@ -2,7 +2,7 @@
 // the subscriber's cursor and uses it to drop what it already has, to re-attach when
 // something was missed or the socket died, and to pass nothing on twice (issue 8).
 import { describe, expect, it } from 'vitest';
-import { ChannelLink, OpenSocket, type ChannelStub, type LinkHandler } from '../src/link';
+import { ChannelLink, OpenSocket, attach, type ChannelStub, type LinkHandler } from '../src/link';
 import { MORE, PING, encodeMessage, type MessageKind } from '../src/protocol';
 import { sleep, within } from './helpers';
 
@@ -53,6 +53,29 @@ async function linkTo(channel: ReturnType<typeof fakeChannel>, cursor: number, b
     })(), 3000, what);
   return { link, got, deleted, handler, until };
 }
+
+describe('attach', () => {
+  it("takes an older object's SSE answer, or a 101 of another version, as unavailable: the subscriber waits and comes back", async () => {
+    const sse: ChannelStub = { fetch: async () => new Response('retry: 2000\n: connected\n\n', { headers: { 'Content-Type': 'text/event-stream' } }) };
+    expect(await attach(sse, 3)).toEqual({ kind: 'unavailable' });
+    const v2: ChannelStub = {
+      async fetch() {
+        const { 0: client } = new WebSocketPair();
+        return new Response(null, { status: 101, webSocket: client, headers: { 'X-Herald-Protocol': '2', 'X-Herald-Last-Id': '0' } });
+      },
+    };
+    expect(await attach(v2, null)).toEqual({ kind: 'unavailable' });
+    const throws: ChannelStub = { fetch: () => Promise.reject(new Error('Durable Object is overloaded')) };
+    expect(await attach(throws, null)).toEqual({ kind: 'unavailable' });
+  });
+
+  it('tells a full channel and a deleted one apart', async () => {
+    const full: ChannelStub = { fetch: async () => Response.json({ error: { code: 'channel_full', message: '…' } }, { status: 503 }) };
+    expect(await attach(full, null)).toEqual({ kind: 'full' });
+    const deleted: ChannelStub = { fetch: async () => new Response(null, { status: 204 }) };
+    expect(await attach(deleted, null)).toEqual({ kind: 'closed' });
+  });
+});
 
 describe('ChannelLink', () => {
   it('passes on what continues from its cursor and moves the cursor', async () => {
