@@ -167,6 +167,23 @@ describe('a restarted channel object costs a subscriber nothing', () => {
   });
 });
 
+describe('replay to live (API.md "Resume": no gap, no duplicate)', () => {
+  it('hands over after a replay of many paced steps, with publishes coming all the while, each event exactly once', async () => {
+    const channel = uniqueChannel();
+    const data = (i: number) => `${i}:`.padEnd(10_000, 'h');
+    // About 1 MB retained: some sixteen steps of 64 KiB, each asked for by the edge.
+    await publishIds(channel, { events: Array.from({ length: 100 }, (_, i) => ({ data: data(i + 1) })) });
+    const stream = await subscribe(channel, {}, '?lastEventId=0');
+    const publishing = (async () => {
+      for (let i = 101; i <= 160; i++) await publishIds(channel, data(i));
+    })();
+    const [, events] = await Promise.all([publishing, stream.events(160, 15_000)]);
+    expect(events.map((e) => Number(e.id))).toEqual(Array.from({ length: 160 }, (_, i) => i + 1));
+    expect(events.every((e, i) => e.data === data(i + 1))).toBe(true);
+    await stream.close();
+  });
+});
+
 describe('disconnects', () => {
   it('closes the socket to the object when the client leaves: the count drops at once', async () => {
     const channel = uniqueChannel();
