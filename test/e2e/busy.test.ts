@@ -87,6 +87,21 @@ describe('a full channel (MAX_SUBSCRIBERS=1)', () => {
   }, 60_000);
 });
 
+describe('a client that leaves (HEARTBEAT_SECONDS=1)', () => {
+  it('is found by the heartbeat writes and its socket to the object closed: the count drops within three intervals', async () => {
+    const hub = await (await testSetup({ HEARTBEAT_SECONDS: 1 })).start();
+    const channel = uniqueChannel();
+    const controller = new AbortController();
+    const res = await fetch(hub.eventsUrl(channel), { signal: controller.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    await until(async () => (await hub.info(channel)).subscribers === 1, 10_000, 'the subscriber');
+    // The TCP connection goes away with nothing said: the hub can only find out by writing.
+    controller.abort();
+    await until(async () => (await hub.info(channel)).subscribers === 0, 3000 + 1000, 'the count to drop');
+  }, 30_000);
+});
+
 describe('a recycled stream (STREAM_MAX_SECONDS=2)', () => {
   it('ends with `retry: 2000` alone, and EventSource resumes with Last-Event-ID, losing and repeating nothing', async () => {
     const hub = await (await testSetup({ STREAM_MAX_SECONDS: 2 })).start();
