@@ -39,7 +39,7 @@ export interface SubscribeOptions {
    * subscription ends once every one of them is deleted.
    */
   onChannelClose?(channel: string): void;
-  /** The hub's stream opened (its first bytes arrived), on every connection. */
+  /** The hub's stream opened (its first bytes past a `retry:`, which a wait starts with too), on every connection. */
   onOpen?(): void;
   /**
    * The hub asked to come back later instead of opening the stream: the channel (on several,

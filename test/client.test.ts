@@ -1,10 +1,10 @@
 // The client library (client/): its pure parts, and subscribe()/publish() against a scripted
 // fetch that answers as API.md and docs/api.md say the hub does. The real hub: test/e2e/client.test.ts.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { backoffDelay, resolveBackoff, DEFAULT_BACKOFF } from '../client/backoff.ts';
+import { backoffDelay, resolveBackoff, waitDelay, DEFAULT_BACKOFF } from '../client/backoff.ts';
 import { isRetryableStatus, parseError, retryAfterMs } from '../client/errors.ts';
 import type { Fetch } from '../client/fetch.ts';
-import { HeraldError, publish, subscribe, type CloseReason, type ErrorInfo, type Gap, type HeraldEvent, type SubscribeOptions } from '../client/index.ts';
+import { HeraldError, publish, subscribe, type CloseReason, type ErrorInfo, type Gap, type HeraldEvent, type SubscribeOptions, type Wait } from '../client/index.ts';
 import { interpret, type Target } from '../client/messages.ts';
 import { channelEventsUrl, multiEventsUrl } from '../client/urls.ts';
 
@@ -55,6 +55,21 @@ describe('backoffDelay', () => {
 
   it('factor 1 keeps the base, without jitter', () => {
     expect(backoffDelay(9, 700, { ...backoff, factor: 1 }, () => 0.7)).toBe(700);
+  });
+});
+
+describe('waitDelay (issue 8: a full or unavailable channel answers a wait)', () => {
+  it.each([
+    // the hub's retry:, random, delay
+    [10_000, 0, 10_000],
+    [10_000, 0.5, 10_500],
+    [10_000, 0.999, 10_999],
+    [1500, 0.5, 1575],
+    [60_000, 0.5, 63_000], // not capped at maxMs: the hub said how long
+    [0, 0, 100], // a retry: 0 would be a tight loop
+    [0, 0.5, 105],
+  ])('retry: %i with random %d waits %i ms', (retryMs, random, expected) => {
+    expect(waitDelay(retryMs, () => random)).toBe(expected);
   });
 });
 
@@ -283,6 +298,7 @@ function recorded(options: Omit<SubscribeOptions, 'onEvent'> & { onEvent?: (even
     opens: 0,
     closes: [] as CloseReason[],
     channelCloses: [] as string[],
+    waits: [] as Wait[],
   };
   const sub = subscribe(HUB, {
     ...options,
@@ -295,6 +311,10 @@ function recorded(options: Omit<SubscribeOptions, 'onEvent'> & { onEvent?: (even
     onError: (error, info) => seen.errors.push({ error, info }),
     onClose: (reason) => seen.closes.push(reason),
     onChannelClose: (channel) => seen.channelCloses.push(channel),
+    onWait: (wait) => {
+      seen.waits.push(wait);
+      options.onWait?.(wait);
+    },
   });
   return { sub, seen };
 }
@@ -438,6 +458,174 @@ describe('subscribe({ channel })', () => {
     await sub.closed;
     expect(seen.errors[0]!.error).toMatchObject({ name: 'HeraldError', status: 503, code: 'channel_full' });
     expect(seen.errors[0]!.info).toEqual({ willRetry: true, delayMs: 10_000, attempt: 1 });
+  });
+
+  it('a wait (a stream of only retry: and `: channel_full`) is no error: onWait, no onOpen, then the same Last-Event-ID after the hub\'s retry: plus jitter', async () => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    const stream = liveStream();
+    const { fetch, sent } = scriptedFetch(sse('retry: 10000\n: channel_full\n\n'), stream.response);
+    const { sub, seen } = recorded({ channel: 'orders', lastEventId: '41', fetch, idleTimeoutMs: 0 });
+    // 10 000 ms and a tenth of it times 0.5.
+    await until(() => expect(seen.waits).toEqual([{ reason: 'channel_full', delayMs: 10_500 }]));
+    expect(vi.getTimerCount()).toBe(1); // the wait
+    await vi.advanceTimersByTimeAsync(10_499);
+    expect(sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await until(() => expect(sent).toHaveLength(2));
+
+    stream.write('retry: 2000\n: connected\n\nid: 42\ndata: a\n\n');
+    await until(() => expect(seen.events).toHaveLength(1));
+    sub.close();
+    await expect(sub.closed).resolves.toEqual({ type: 'closed' });
+    expect(sent.map((s) => s.headers['last-event-id'])).toEqual(['41', '41']);
+    expect(plain(seen.events)).toEqual([{ channel: 'orders', id: '42', event: 'message', data: 'a', cursor: '42' }]);
+    expect(seen.errors).toEqual([]);
+    expect(seen.opens).toBe(1);
+    expect(seen.waits).toHaveLength(1);
+  });
+
+  it('waits as long as each wait says, again and again, `unavailable` as `channel_full`; lastEventId never moves', async () => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    const { fetch, sent } = scriptedFetch(
+      sse('retry: 1500\n: unavailable\n\n'),
+      sse('retry: 1999\n: unavailable\n\n'),
+      sse('retry: 10000\n: channel_full\n\n'),
+    );
+    const { sub, seen } = recorded({ channel: 'orders', lastEventId: '7', fetch, idleTimeoutMs: 0 });
+    for (let n = 1; n <= 3; n++) {
+      await until(() => expect(seen.waits).toHaveLength(n));
+      expect(sub.lastEventId).toBe('7');
+      await vi.advanceTimersByTimeAsync(seen.waits[n - 1]!.delayMs);
+    }
+    await until(() => expect(sent).toHaveLength(4));
+    sub.close();
+    await expect(sub.closed).resolves.toEqual({ type: 'closed' });
+    expect(seen.waits).toEqual([
+      { reason: 'unavailable', delayMs: 1500 },
+      { reason: 'unavailable', delayMs: 1999 },
+      { reason: 'channel_full', delayMs: 10_000 },
+    ]);
+    expect(sent.map((s) => s.headers['last-event-id'])).toEqual(['7', '7', '7', '7']);
+    expect(seen.errors).toEqual([]);
+    expect(seen.opens).toBe(0);
+  });
+
+  it('a wait is no failure: the count of failures in a row, and the backoff base (the last stream\'s retry:), stay as they were', async () => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    const { fetch, sent } = scriptedFetch(
+      sse('retry: 300\n: connected\n\n'), // opens, then ends: failure 1 on base 300
+      new TypeError('fetch failed'), // failure 2
+      sse('retry: 1500\n: unavailable\n\n'), // a wait
+      new TypeError('fetch failed'), // failure 3, still on base 300
+    );
+    const { sub, seen } = recorded({ channel: 'orders', fetch, idleTimeoutMs: 0 });
+    await until(() => expect(seen.errors).toHaveLength(1));
+    await vi.advanceTimersByTimeAsync(seen.errors[0]!.info.delayMs!);
+    await until(() => expect(seen.errors).toHaveLength(2));
+    await vi.advanceTimersByTimeAsync(seen.errors[1]!.info.delayMs!);
+    await until(() => expect(seen.waits).toHaveLength(1));
+    await vi.advanceTimersByTimeAsync(seen.waits[0]!.delayMs);
+    await until(() => expect(seen.errors).toHaveLength(3));
+    sub.close();
+    await sub.closed;
+    expect(sent).toHaveLength(4);
+    expect(seen.waits).toEqual([{ reason: 'unavailable', delayMs: 1500 }]);
+    expect(seen.errors.map(({ error, info }) => [error.message, info])).toEqual([
+      ['The hub ended the stream.', { willRetry: true, delayMs: 300, attempt: 1 }],
+      ['fetch failed', { willRetry: true, delayMs: 600, attempt: 2 }],
+      ['fetch failed', { willRetry: true, delayMs: 1200, attempt: 3 }],
+    ]);
+  });
+
+  it('an onWait that throws ends it with that error, as onEvent\'s exceptions do', async () => {
+    const failure = new Error('wait handler failed');
+    const { fetch, sent } = scriptedFetch(sse('retry: 10000\n: channel_full\n\n'));
+    const { sub, seen } = recorded({
+      channel: 'orders',
+      fetch,
+      onWait: () => {
+        throw failure;
+      },
+    });
+    await expect(sub.closed).resolves.toEqual({ type: 'error', error: failure });
+    expect(seen.errors).toEqual([{ error: failure, info: { willRetry: false, attempt: 1 } }]);
+    expect(seen.closes).toEqual([{ type: 'error', error: failure }]);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('a stream that ends right after a bare retry: (the hub recycled it) reconnects quietly after the usual delay, from the last id', async () => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    const next = liveStream();
+    const { fetch, sent } = scriptedFetch(sse('retry: 100\nid: 0\n: connected\n\nid: 1\ndata: one\n\n: heartbeat\n\nretry: 100\n\n'), next.response);
+    const { sub, seen } = recorded({ channel: 'orders', lastEventId: '0', fetch, idleTimeoutMs: 0 });
+    await until(() => expect(seen.events).toHaveLength(1));
+    await until(() => expect(vi.getTimerCount()).toBe(1)); // the delay before the next connection
+    // As after any stream that opened: retry: 100 is the base, so 100–200 ms, 150 with this random.
+    await vi.advanceTimersByTimeAsync(149);
+    expect(sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await until(() => expect(sent).toHaveLength(2));
+
+    next.write('retry: 100\n: connected\n\nid: 2\ndata: two\n\n');
+    await until(() => expect(seen.events).toHaveLength(2));
+    sub.close();
+    await expect(sub.closed).resolves.toEqual({ type: 'closed' });
+    expect(sent.map((s) => s.headers['last-event-id'])).toEqual(['0', '1']);
+    expect(plain(seen.events).map((e) => [e.id, e.data])).toEqual([['1', 'one'], ['2', 'two']]);
+    expect(sub.lastEventId).toBe('2');
+    expect(seen.errors).toEqual([]);
+    expect(seen.waits).toEqual([]);
+    expect(seen.opens).toBe(2);
+  });
+
+  it('after a recycled stream the failures in a row count from 1 again', async () => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    const { fetch } = scriptedFetch(
+      sse('retry: 100\n: connected\n\n'), // ends: failure 1
+      new TypeError('fetch failed'), // failure 2
+      sse('retry: 100\n: connected\n\nretry: 100\n\n'), // recycled
+      new TypeError('fetch failed'), // failure 1
+    );
+    const { sub, seen } = recorded({ channel: 'orders', fetch, idleTimeoutMs: 0 });
+    await until(() => expect(seen.errors).toHaveLength(1));
+    await vi.advanceTimersByTimeAsync(seen.errors[0]!.info.delayMs!);
+    await until(() => expect(seen.errors).toHaveLength(2));
+    await vi.advanceTimersByTimeAsync(seen.errors[1]!.info.delayMs!);
+    await until(() => expect(seen.opens).toBe(2));
+    await vi.advanceTimersByTimeAsync(100); // the usual delay, with this random
+    await until(() => expect(seen.errors).toHaveLength(3));
+    sub.close();
+    await sub.closed;
+    expect(seen.errors.map(({ error, info }) => [error.message, info])).toEqual([
+      ['The hub ended the stream.', { willRetry: true, delayMs: 100, attempt: 1 }],
+      ['fetch failed', { willRetry: true, delayMs: 200, attempt: 2 }],
+      ['fetch failed', { willRetry: true, delayMs: 100, attempt: 1 }],
+    ]);
+  });
+
+  it.each([
+    ['a resumed stream\'s opening (no id:), and nothing more', 'retry: 100\n: connected\n\n', 1],
+    ['events, without a retry: at the end', 'retry: 100\nid: 0\n: connected\n\nid: 1\ndata: one\n\n', 1],
+    ['a retry: that a heartbeat followed', 'retry: 100\n: connected\n\nretry: 100\n\n: heartbeat\n\n', 1],
+    ['a retry: that an event followed', 'retry: 100\n: connected\n\nretry: 100\n\nid: 1\ndata: one\n\n', 1],
+    ['a wait\'s reason once the stream had opened', 'retry: 100\n: connected\n\nretry: 100\n: channel_full\n\n', 1],
+    ['a reason the client does not know', 'retry: 100\n: draining\n\n', 1],
+    ['a wait\'s reason without retry:', ': channel_full\n\n', 0],
+    ['a bare retry: and nothing else (no opening)', 'retry: 100\n\n', 0],
+  ])('a stream of %s that ends is still "The hub ended the stream.", retried', async (_, text, opens) => {
+    const { fetch } = scriptedFetch(sse(text));
+    const { sub, seen } = recorded({ channel: 'orders', fetch });
+    await until(() => expect(seen.errors).toHaveLength(1));
+    sub.close();
+    await sub.closed;
+    expect(seen.errors.map(({ error, info }) => [error.message, info.willRetry, info.attempt])).toEqual([['The hub ended the stream.', true, 1]]);
+    expect(seen.waits).toEqual([]);
+    expect(seen.opens).toBe(opens);
   });
 
   it('a stream that goes silent for idleTimeoutMs (not even a heartbeat) is dropped and resumed from the last id, as an error that is retried', async () => {
@@ -766,6 +954,41 @@ describe('subscribe({ channels }) — docs/api.md', () => {
     expect(seen.channelCloses).toEqual(['b', 'a']);
     expect(plain(seen.events).map((e) => [e.channel, e.id])).toEqual([['a', '1']]);
     expect(sent).toHaveLength(2);
+  });
+
+  it('a wait on /v1/events (one channel of the set full or unavailable) is no error: the same cursor again after the wait', async () => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    const stream = liveStream();
+    const { fetch, sent } = scriptedFetch(sse('retry: 1500\n: unavailable\n\n'), stream.response);
+    const { sub, seen } = recorded({ channels: ['a', 'b'], lastEventId: '3.0', fetch, idleTimeoutMs: 0 });
+    await until(() => expect(seen.waits).toEqual([{ reason: 'unavailable', delayMs: 1575 }]));
+    await vi.advanceTimersByTimeAsync(1574);
+    expect(sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await until(() => expect(sent).toHaveLength(2));
+    stream.write('retry: 2000\n: connected\n\nid: 3.1\ndata: {"channel":"b","id":"1","data":"x"}\n\n');
+    await until(() => expect(seen.events).toHaveLength(1));
+    sub.close();
+    await expect(sub.closed).resolves.toEqual({ type: 'closed' });
+    expect(sent.map((s) => [s.url, s.headers['last-event-id']])).toEqual([
+      [`${HUB}/v1/events?channel=a&channel=b`, '3.0'],
+      [`${HUB}/v1/events?channel=a&channel=b`, '3.0'],
+    ]);
+    expect(plain(seen.events)).toEqual([{ channel: 'b', id: '1', event: 'message', data: 'x', cursor: '3.1' }]);
+    expect(seen.errors).toEqual([]);
+    expect(seen.opens).toBe(1);
+  });
+
+  it('a recycled stream on /v1/events resumes quietly with the whole cursor', async () => {
+    const { fetch, sent } = scriptedFetch(
+      sse('retry: 100\nid: 0.0\n: connected\n\nid: 1.0\ndata: {"channel":"a","id":"1","data":"x"}\n\nretry: 100\n\n'),
+      new Response(null, { status: 204 }),
+    );
+    const { sub, seen } = recorded({ channels: ['a', 'b'], fetch });
+    await expect(sub.closed).resolves.toEqual({ type: 'deleted' });
+    expect(sent.map((s) => s.headers['last-event-id'])).toEqual([undefined, '1.0']);
+    expect(seen.errors).toEqual([]);
   });
 
   it('an event whose data is not an envelope ends it as invalid_stream, the cursor not moved past it', async () => {

@@ -1,7 +1,7 @@
 /**
  * The TypeScript client (client/) against the real Worker under `wrangler dev`: credentials
  * in headers, a restart that loses nothing, backoff while the hub is down, deleted
- * channels, gaps, aborting, and publish retries that never publish twice.
+ * channels, gaps, aborting, a full channel's wait, and publish retries that never publish twice.
  *
  * One hub serves most tests (RETRY_MS=500 so reconnections come quickly,
  * HISTORY_MAX_EVENTS=3 so a gap is easy to make, HEARTBEAT_SECONDS=1 so a client that
@@ -20,6 +20,7 @@ import {
   type Gap,
   type HeraldEvent,
   type SubscribeOptions,
+  type Wait,
 } from '../../client/index.ts';
 import { idRange } from './clients';
 import { testSetup } from './restarts';
@@ -101,12 +102,13 @@ function watchedFetch() {
 function observe(base: string, options: Omit<SubscribeOptions, 'onEvent'> & { onError?: SubscribeOptions['onError'] }) {
   const seen = {
     events: [] as HeraldEvent[],
-    /** Every callback in order: `open`, `event <channel> <id> <data>`, `gap …`, `error …`, `close …`. */
+    /** Every callback in order: `open`, `event <channel> <id> <data>`, `gap …`, `wait …`, `error …`, `close …`. */
     log: [] as string[],
     gaps: [] as Gap[],
     errors: [] as Array<{ error: Error; info: ErrorInfo }>,
     opens: 0,
     closes: [] as CloseReason[],
+    waits: [] as Wait[],
   };
   const sub = subscribe(base, {
     ...options,
@@ -130,6 +132,10 @@ function observe(base: string, options: Omit<SubscribeOptions, 'onEvent'> & { on
     onClose: (reason) => {
       seen.closes.push(reason);
       seen.log.push(`close ${reason.type}`);
+    },
+    onWait: (wait) => {
+      seen.waits.push(wait);
+      seen.log.push(`wait ${wait.reason}`);
     },
   });
   onTestFinished(async () => {
@@ -451,5 +457,44 @@ describe('subscribe({ channels }) against the hub (docs/api.md)', () => {
     }
     await expect(within(sub.closed, 10_000, 'the subscription to end once both channels are deleted')).resolves.toEqual({ type: 'deleted' });
     expect(seen.errors).toHaveLength(1);
+  });
+});
+
+describe('subscribe() on a full channel (docs/api.md "Busy hub", issue 8)', () => {
+  // MAX_SUBSCRIBERS=1: a second subscriber finds the channel full. HEARTBEAT_SECONDS=1: the
+  // place a closed subscriber held frees within a few seconds.
+  it('waits, without onError, as long as the hub says (10 s), and gets in with the same lastEventId once a place frees', { timeout: 120_000 }, async () => {
+    const full = await (await testSetup({ MAX_SUBSCRIBERS: 1, HEARTBEAT_SECONDS: 1 })).start();
+    const channel = uniqueChannel();
+    await full.publish(channel, 'before');
+    const holder = observe(full.url, { channel });
+    await holder.waitFor(() => holder.seen.opens === 1, 10_000, 'the first subscriber to hold the one place');
+    await until(async () => (await full.info(channel)).subscribers === 1, 10_000, 'the hub to count the first subscriber');
+
+    const watched = watchedFetch();
+    const { sub, seen, waitFor } = observe(full.url, { channel, lastEventId: '0', fetch: watched.fetch });
+    await waitFor(() => seen.waits.length === 1, 10_000, 'the full channel\'s wait');
+    expect(seen.waits[0]!.reason).toBe('channel_full');
+    // retry: 10000, plus up to a tenth more.
+    expect(seen.waits[0]!.delayMs).toBeGreaterThanOrEqual(10_000);
+    expect(seen.waits[0]!.delayMs).toBeLessThanOrEqual(11_000);
+    expect(seen.log).toEqual(['wait channel_full']);
+
+    holder.sub.close();
+    let subscribers = -1;
+    await until(async () => (subscribers = (await full.info(channel)).subscribers) === 0, 10_000, 'the place to free', {
+      describe: () => `subscribers ${subscribers}`,
+    });
+    await full.publish(channel, 'after');
+    await waitFor(() => seen.events.length === 2, 30_000, 'both events, once the waiting client got in');
+
+    // Every wait was the hub's, and every request resumed from the same lastEventId.
+    const waits = seen.waits.length;
+    expect(seen.log).toEqual([...Array<string>(waits).fill('wait channel_full'), 'open', `event ${channel} 1 before`, `event ${channel} 2 after`]);
+    for (const wait of seen.waits) expect(wait.delayMs).toBeGreaterThanOrEqual(10_000);
+    expect(watched.sent.map((h) => h['last-event-id'])).toEqual(Array<string>(waits + 1).fill('0'));
+    expect(seen.errors).toEqual([]);
+    expect(sub.lastEventId).toBe('2');
+    expect(holder.seen.errors).toEqual([]);
   });
 });
