@@ -2,7 +2,7 @@
 // and the publish/replay micro-benchmarks. A target instance (the interface is in
 // bench/README.md) supplies port, publish, subscribeRequest, subscriberCount and measuredPids.
 import { now, pool, sleep, subscribe } from './http.mjs';
-import { treeUsage } from './proc.mjs';
+import { preciseCpu, treeUsage } from './proc.mjs';
 
 const CONNECT_CONCURRENCY = 200;
 const CONNECT_TIMEOUT_MS = 20_000;
@@ -28,11 +28,14 @@ function percentiles(values, n) {
  * until the hub counts them all, publishes M events (sequentially, each after the last
  * was acknowledged, or at `rate` per second), waits for the deliveries and measures.
  */
-export async function runWorkload(instance, { subscribers: S, events: M, rate }, { log = () => {} } = {}) {
+export async function runWorkload(instance, { subscribers: S, events: M, rate }, { log = () => {}, hooks = {} } = {}) {
   const channel = randomChannel('bench');
   await instance.publish(channel, ['warm-up']); // the channel exists (Herald: its object is up)
   await sleep(500);
   const pids = await instance.measuredPids();
+  // hooks (bench/lib/inspect.mjs): idle() with the channel up and no subscriber, held() just
+  // before the first publish, done() once the deliveries are in, subscribers still open.
+  await hooks.idle?.();
   const idle = await treeUsage(pids);
 
   // Every delivery: seen[sub * M + i] flags (duplicates), and its latency.
@@ -99,6 +102,7 @@ export async function runWorkload(instance, { subscribers: S, events: M, rate },
     await sleep(1000);
     const held = await treeUsage(pids);
 
+    await hooks.held?.();
     const cpu0 = await treeUsage(pids);
     const gen0 = process.cpuUsage();
     const p0 = now();
@@ -151,8 +155,10 @@ export async function runWorkload(instance, { subscribers: S, events: M, rate },
     const gen1 = process.cpuUsage(gen0);
     const cpu1 = await treeUsage(pids);
     const deliverMs = (lastArrival || now()) - p0;
+    const extra = (await hooks.done?.({ delivered, processCpuUs: (cpu1.cpu - cpu0.cpu) * 1e6 })) ?? {};
 
     return {
+      ...extra,
       subscribers: S,
       events: M,
       rate: rate ?? null,
@@ -273,6 +279,111 @@ export async function runHeap(instance, { subscribers = 2000 } = {}) {
       heapMBIdle: before / 2 ** 20,
       heapMBWithSubscribers: after / 2 ** 20,
       rssKBPerSubscriberHeapRun: (rss1 - rss0) / Math.max(subs.length, 1) / 1024,
+    };
+  } finally {
+    for (const s of subs) s.close();
+  }
+}
+
+/**
+ * The wake-up (issue 8): S live subscribers on one channel, one event to settle them, then
+ * `quietS` seconds with nothing published (long enough for workerd to hibernate an object
+ * whose only clients are hibernatable WebSockets, about 10 s; short of the 15 s after which
+ * streams get a heartbeat), then two publishes one after the other. For each: the publish's
+ * acknowledgement time, the time until every subscriber had it (and the median), and the
+ * workerd process's CPU from just before the publish until the last subscriber had it.
+ * Whether the object had hibernated is read from the target: `constructions()` counts the
+ * channel object's constructor runs, so a first publish that built a new instance proves the
+ * old one was gone. With `retryQuietS`, an attempt that found the object still in memory is
+ * repeated once after that longer quiet.
+ */
+export async function runWakeup(instance, { subscribers: S, quietS = 12, retryQuietS }, { log = () => {} } = {}) {
+  const channel = randomChannel('bench-wake');
+  await instance.publish(channel, ['warm-up']);
+  const pids = await instance.measuredPids();
+  const arrivals = []; // per publish: Float64Array of arrival times, NaN until arrived
+  let counting = -1;
+  let got = 0;
+  let duplicates = 0;
+  const onData = (sub) => (data, at) => {
+    if (data.charCodeAt(0) !== 123) return;
+    const { i } = JSON.parse(data);
+    const a = arrivals[i];
+    if (!a) return;
+    if (!Number.isNaN(a[sub])) {
+      duplicates++;
+      return;
+    }
+    a[sub] = at;
+    if (i === counting) got++;
+  };
+  let dropped = 0;
+  const c0 = now();
+  const opened = await pool(S, Math.min(CONNECT_CONCURRENCY, S), (sub) =>
+    subscribe(instance.port, instance.subscribeRequest(channel), { onData: onData(sub), onEnd: () => dropped++, timeoutMs: CONNECT_TIMEOUT_MS }),
+  );
+  const connectMs = now() - c0;
+  const subs = opened.filter((r) => r.ok).map((r) => r.value);
+  const failures = opened.filter((r) => !r.ok).map((r) => r.error.message);
+  if (failures.length) log(`  ${failures.length} of ${S} subscribers failed to open: ${[...new Set(failures)].slice(0, 3).join('; ')}`);
+  try {
+    let countedBefore = 0;
+    for (const until = now() + 30_000; now() < until; await sleep(100)) {
+      countedBefore = await instance.subscriberCount(channel);
+      if (countedBefore >= subs.length) break;
+    }
+    let next = 0;
+    /** Publishes one event and measures it until every open subscriber has it (bounded). */
+    const one = async () => {
+      const i = next++;
+      arrivals[i] = new Float64Array(S).fill(NaN);
+      counting = i;
+      got = 0;
+      const cpu0 = await preciseCpu(pids);
+      const t = now();
+      await instance.publish(channel, [JSON.stringify({ t, i })]);
+      const ackMs = now() - t;
+      for (const until = now() + 60_000; got < subs.length && now() < until; ) await sleep(2);
+      const cpu1 = await preciseCpu(pids);
+      const lat = Array.from(arrivals[i]).filter((x) => !Number.isNaN(x)).map((x) => x - t).sort((a, b) => a - b);
+      return {
+        ackMs,
+        received: lat.length,
+        p50Ms: lat.length ? lat[lat.length >> 1] : null,
+        allMs: lat.length ? lat[lat.length - 1] : null,
+        cpuMs: (cpu1 - cpu0) * 1000,
+      };
+    };
+    const settle = await one();
+    const attempts = [];
+    for (const q of [quietS, ...(retryQuietS ? [retryQuietS] : [])]) {
+      await sleep(q * 1000);
+      const before = instance.constructions?.();
+      const first = await one();
+      await sleep(1000); // the constructor's console line travels through Miniflare's stdout
+      const after = instance.constructions?.();
+      const second = await one();
+      // null: the target cannot tell (not Herald under Miniflare).
+      const hibernated = after === undefined ? null : after > before;
+      attempts.push({ quietS: q, hibernated, constructionsBefore: before, constructionsAfter: after, first, second });
+      if (hibernated !== false) break;
+      log(`  the object was still in memory after ${q} s quiet`);
+    }
+    const countedAfter = await instance.subscriberCount(channel);
+    const last = attempts.at(-1);
+    return {
+      subscribers: S,
+      connected: subs.length,
+      connectMs,
+      countedBefore,
+      countedAfter,
+      settle,
+      attempts,
+      ...last,
+      duplicates,
+      dropped,
+      expectedDeliveries: subs.length * next,
+      deliveries: arrivals.reduce((a, arr) => a + Array.from(arr).filter((x) => !Number.isNaN(x)).length, 0),
     };
   } finally {
     for (const s of subs) s.close();

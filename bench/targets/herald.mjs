@@ -204,6 +204,8 @@ async function startMiniflare({ entry, commit, split = false } = {}, { inspector
     try {
       isolates.edge = await isolateSession(inspectorPort, 'core:user:herald');
       isolates.object = split ? await isolateSession(inspectorPort, 'core:user:herald-channel') : isolates.edge;
+      // Miniflare's own entry worker, which every request passes through first (not Herald).
+      isolates.entry = await isolateSession(inspectorPort, 'core:entry');
     } catch (error) {
       for (const s of new Set(Object.values(isolates))) s.close();
       await stop();
