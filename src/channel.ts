@@ -67,6 +67,14 @@ export interface HistoryPage {
 export const REPLAY_STEP_BYTES = 64 * 1024;
 /** Rows read from the log per replay step (read lazily: rows not sent are not read). */
 const REPLAY_BATCH = 100;
+/**
+ * Publishes that come within this long of the last broadcast wait for the rest of the
+ * window and go out together, as one message per subscriber: the cost of a delivery is
+ * mostly per message (docs/benchmarks.md), so a busy channel's subscribers get its events
+ * in fewer, larger messages, at most this much later. A publish after a quiet spell goes
+ * out at once. The timer exists only while a window is open, never between events.
+ */
+export const COALESCE_MS = 10;
 /** A JSON history page stops past this many bytes of data (RPC results are limited to 32 MiB). */
 const HISTORY_PAGE_BYTES = 4 * 1024 * 1024;
 
@@ -86,6 +94,10 @@ export class Channel extends DurableObject<Env> {
   readonly #sockets: Sockets;
   /** The alarm that is set, or null; every retained item expires at or after it. */
   #alarmAt: number | null = null;
+  /** Publishes stored but not yet sent to the live sockets, waiting for the window to close. */
+  #unsent: (readonly StoredEvent[])[] = [];
+  #window: ReturnType<typeof setTimeout> | undefined;
+  #lastBroadcast = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -117,13 +129,16 @@ export class Channel extends DurableObject<Env> {
       return errorResponse('invalid_last_event_id', 'after must be a whole number ≥ 0.');
     }
     if (this.#log.closed) return new Response(null, { status: 204 });
+    // Every stored event reaches the live sockets before a new socket reads the log: what
+    // it replays is then never sent to it again as live.
+    this.#flush();
     if (this.#sockets.size >= this.#config.maxSubscribers) {
       return errorResponse('channel_full', `This channel has ${this.#config.maxSubscribers} subscribers, its limit (MAX_SUBSCRIBERS).`);
     }
     this.#prune();
     const { 0: client, 1: server } = new WebSocketPair();
     const lastId = this.#log.lastId;
-    if (after === null || (after === lastId && !this.#isMissingAfter(after))) {
+    if (after === null || after === lastId) {
       this.#sockets.accept(server, { mode: 'live' });
     } else {
       // The first replay step goes with the answer, in this same turn: a short backlog (the
@@ -147,13 +162,15 @@ export class Channel extends DurableObject<Env> {
     }
     const state = this.#sockets.get(ws);
     // A `more` that crossed the last step's answer: nothing to do.
-    if (state?.mode === 'replaying') this.#replayStep(ws, state.cursor, false);
+    if (state?.mode !== 'replaying') return;
+    this.#flush();
+    this.#replayStep(ws, state.cursor, false);
   }
 
-  override webSocketClose(ws: WebSocket, code: number): void {
+  override webSocketClose(ws: WebSocket): void {
     this.#sockets.delete(ws);
     // Complete the closing handshake (a no-op where the runtime already answered it).
-    closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, 'herald: closed');
+    closeQuietly(ws, 1000, 'herald: closed');
   }
 
   override webSocketError(ws: WebSocket): void {
@@ -161,8 +178,8 @@ export class Channel extends DurableObject<Env> {
   }
 
   /**
-   * Sends the log after `cursor`, up to {@link REPLAY_STEP_BYTES} (at least one event), as one message. When it
-   * reaches the end of the log, the socket turns live in the same synchronous turn as the
+   * Sends the log after `cursor`, up to {@link REPLAY_STEP_BYTES} (at least one event), as
+   * one message. When it reaches the end of the log, the socket turns live in the same turn as the
    * read that found nothing more: no publish falls between replay and live, and none
    * comes twice (publish runs only between turns). `unissued`: the client asked for an id
    * never issued, so it gets a gap and everything retained.
@@ -198,7 +215,7 @@ export class Channel extends DurableObject<Env> {
     const last = read > 0 ? from : gap ? this.#log.lastId : cursor;
     const kind = more ? 'replay' : 'caught_up';
     this.#sockets.update(ws, more ? { mode: 'replaying', cursor: last } : { mode: 'live' });
-    sendQuietly(ws, encodeMessage({ kind, gap, after: cursor, last }, concat(parts)));
+    sendQuietly(ws, encodeMessage({ kind, gap, after: cursor, last }, parts));
   }
 
   /** The `gap` event for a client whose last event is `cursor`. */
@@ -240,7 +257,7 @@ export class Channel extends DurableObject<Env> {
       return { stored: events, body: response };
     });
     this.#ensureAlarm(Math.min(now + this.#config.historyMaxAgeMs, idempotency ? now + this.#config.idempotencyTtlMs : Infinity));
-    this.#broadcast(stored);
+    this.#queue(stored);
     return { kind: 'published', body };
   }
 
@@ -271,8 +288,9 @@ export class Channel extends DurableObject<Env> {
 
   /** DELETE: every stream gets `event: close` and ends; the log and keys are purged. */
   remove(): void {
+    this.#flush();
     this.#log.close();
-    const close = encodeMessage({ kind: 'close', gap: false, after: this.#log.lastId, last: this.#log.lastId }, encodeClose('deleted'));
+    const close = encodeMessage({ kind: 'close', gap: false, after: this.#log.lastId, last: this.#log.lastId }, [encodeClose('deleted')]);
     for (const ws of this.#sockets.all.keys()) {
       sendQuietly(ws, close);
       closeQuietly(ws, CLOSE_DELETED, 'herald: channel deleted');
@@ -309,11 +327,36 @@ export class Channel extends DurableObject<Env> {
    * and none can delay another (outgoing WebSocket messages are queued by the runtime, and
    * slow subscribers are cut at the edge, where their streams are).
    */
-  #broadcast(events: readonly StoredEvent[]): void {
+  /** Sends a publish at once after a quiet spell, else with the others of its window. */
+  #queue(events: readonly StoredEvent[]): void {
+    // With nobody live there is nothing to send: a socket that attaches later reads the log.
+    if (this.#sockets.size === 0) return;
+    const now = Date.now();
+    const wait = this.#lastBroadcast + COALESCE_MS - now;
+    if (this.#unsent.length === 0 && wait <= 0) {
+      this.#lastBroadcast = now;
+      return this.#broadcast([events]);
+    }
+    this.#unsent.push(events);
+    this.#window ??= setTimeout(() => this.#flush(), Math.max(wait, 0));
+  }
+
+  #flush(): void {
+    clearTimeout(this.#window);
+    this.#window = undefined;
+    if (this.#unsent.length === 0) return;
+    const publishes = this.#unsent;
+    this.#unsent = [];
+    this.#lastBroadcast = Date.now();
+    this.#broadcast(publishes);
+  }
+
+  #broadcast(publishes: readonly (readonly StoredEvent[])[]): void {
     const sockets = this.#sockets.all;
     if (sockets.size === 0) return;
-    const first = events[0]!.id;
-    const message = encodeMessage({ kind: 'events', gap: false, after: first - 1, last: events.at(-1)!.id }, encodeEvents(events));
+    const after = publishes[0]![0]!.id - 1;
+    const last = publishes.at(-1)!.at(-1)!.id;
+    const message = encodeMessage({ kind: 'events', gap: false, after, last }, publishes.map(encodeEvents));
     for (const [ws, state] of sockets) {
       if (state.mode === 'live' && !sendQuietly(ws, message)) sockets.delete(ws);
     }
@@ -336,15 +379,4 @@ function closeQuietly(ws: WebSocket, code: number, reason: string): void {
   } catch {
     // Already closed.
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
 }

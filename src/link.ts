@@ -227,7 +227,16 @@ export class ChannelLink {
       this.#replaying = message.kind === 'replay';
       this.#asked = false;
     }
-    if (message.payload.byteLength > 0) handler.batch(message.payload, message.kind === 'events');
+    if (message.kind === 'events') {
+      // One publish at a time: the stream checks its reader before each (session.ts).
+      let at = 0;
+      for (const size of message.parts) {
+        if (this.#done) return;
+        handler.batch(message.payload.subarray(at, (at += size)), true);
+      }
+    } else if (message.payload.byteLength > 0) {
+      handler.batch(message.payload, false);
+    }
     this.pump();
   }
 

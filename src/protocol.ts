@@ -18,7 +18,12 @@
  *   byte 3      0
  *   bytes 4–11  `after`: the id this message continues from (float64, big-endian)
  *   bytes 12–19 `last`: the cursor once this message is delivered (float64, big-endian)
- *   bytes 20–   the SSE bytes, exactly as the subscriber gets them
+ *   bytes 20–23 n, the number of publishes in a live message (uint32; 0 for other kinds)
+ *   then n × uint32: the byte size of each publish's part of the payload, in order
+ *   then        the SSE bytes, exactly as the subscriber gets them
+ *
+ * A live message carries the publishes of one coalescing window (channel.ts); their sizes
+ * let the edge apply the slow-subscriber check before each publish, as API.md says.
  *
  * The Worker → object messages are small JSON texts: `{"v":1,"type":"more"}` asks for the
  * next replay step; {@link PING} is answered by the runtime ({@link PONG}) without waking
@@ -51,12 +56,14 @@ export interface ChannelMessage {
   gap: boolean;
   after: number;
   last: number;
+  /** Live messages: the payload's bytes per publish, in order; empty for other kinds. */
+  parts: number[];
   payload: Uint8Array;
 }
 
 export type Decoded = ({ ok: true } & ChannelMessage) | { ok: false; reason: string };
 
-const HEADER_BYTES = 20;
+const HEADER_BYTES = 24;
 const FLAG_GAP = 1;
 
 /** The attach request for a subscriber that resumes after `after`, or is live only (null). */
@@ -67,15 +74,24 @@ export function attachUrl(after: number | null): string {
   return url.toString();
 }
 
-export function encodeMessage(message: Omit<ChannelMessage, 'payload'>, payload: Uint8Array): ArrayBuffer {
-  const bytes = new Uint8Array(HEADER_BYTES + payload.byteLength);
+/** A message whose payload is `chunks` joined; for a live message, one chunk per publish. */
+export function encodeMessage(message: Omit<ChannelMessage, 'payload' | 'parts'>, chunks: readonly Uint8Array[]): ArrayBuffer {
+  const parts = message.kind === 'events' ? chunks.length : 0;
+  const start = HEADER_BYTES + 4 * parts;
+  const bytes = new Uint8Array(start + chunks.reduce((n, c) => n + c.byteLength, 0));
   const view = new DataView(bytes.buffer);
   bytes[0] = PROTOCOL_VERSION;
   bytes[1] = KINDS.indexOf(message.kind) + 1;
   bytes[2] = message.gap ? FLAG_GAP : 0;
   view.setFloat64(4, message.after);
   view.setFloat64(12, message.last);
-  bytes.set(payload, HEADER_BYTES);
+  view.setUint32(20, parts);
+  let at = start;
+  chunks.forEach((chunk, i) => {
+    if (parts > 0) view.setUint32(HEADER_BYTES + 4 * i, chunk.byteLength);
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  });
   return bytes.buffer;
 }
 
@@ -89,7 +105,14 @@ export function decodeMessage(data: ArrayBuffer): Decoded {
   const after = view.getFloat64(4);
   const last = view.getFloat64(12);
   if (!isId(after) || !isId(last)) return { ok: false, reason: 'ids must be whole numbers ≥ 0' };
-  return { ok: true, kind, gap: (view.getUint8(2) & FLAG_GAP) !== 0, after, last, payload: new Uint8Array(data, HEADER_BYTES) };
+  const count = view.getUint32(20);
+  const start = HEADER_BYTES + 4 * count;
+  if ((kind === 'events') !== count > 0 || start > data.byteLength) return { ok: false, reason: `${count} parts in a ${kind} message` };
+  const parts: number[] = [];
+  let total = 0;
+  for (let i = 0; i < count; i++) total += parts[i] = view.getUint32(HEADER_BYTES + 4 * i);
+  if (count > 0 && total !== data.byteLength - start) return { ok: false, reason: 'the parts do not add up to the payload' };
+  return { ok: true, kind, gap: (view.getUint8(2) & FLAG_GAP) !== 0, after, last, parts, payload: new Uint8Array(data, start) };
 }
 
 const isId = (n: number) => Number.isSafeInteger(n) && n >= 0;

@@ -2,8 +2,9 @@
 // (issue 8): what it refuses, how it closes a socket that sends what it does not
 // understand, and how far a replay runs ahead of the Worker's requests.
 import { env } from 'cloudflare:workers';
+import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { REPLAY_STEP_BYTES } from '../src/channel';
+import { COALESCE_MS, REPLAY_STEP_BYTES } from '../src/channel';
 import { MORE, attachUrl, decodeMessage, type ChannelMessage } from '../src/protocol';
 import { publishIds, sleep, uniqueChannel, within } from './helpers';
 
@@ -73,6 +74,26 @@ describe('the attach endpoint', () => {
     expect((await stubOf(channel).info(channel)).subscribers).toBe(0);
     // The channel itself is unharmed.
     expect(await publishIds(channel, 'still fine')).toEqual(['1']);
+  });
+});
+
+describe('live messages', () => {
+  it('sends a publish after a quiet spell at once, and those within COALESCE_MS after it together, one part per publish', async () => {
+    const channel = uniqueChannel();
+    const socket = await open(channel, null);
+    // Three publishes in one turn of the object: the clock does not move between them.
+    await runInDurableObject(stubOf(channel), (instance) => {
+      for (const data of ['a', 'b', 'c']) instance.publish({ channel, events: [{ event: 'message', data }] });
+    });
+    await socket.until(() => socket.messages.length === 2, 'two messages');
+    expect(socket.messages.map(({ kind, after, last, parts }) => ({ kind, after, last, parts }))).toEqual([
+      { kind: 'events', after: 0, last: 1, parts: [15] },
+      { kind: 'events', after: 1, last: 3, parts: [15, 15] },
+    ]);
+    expect(new TextDecoder().decode(socket.messages[1]!.payload)).toBe('id: 2\ndata: b\n\nid: 3\ndata: c\n\n');
+    await sleep(COALESCE_MS * 3);
+    expect(socket.messages.length).toBe(2);
+    socket.ws.close(1000);
   });
 });
 

@@ -27,7 +27,7 @@ function fakeChannel(answer: (after: string | null) => 'open' | 'deleted' = () =
     },
   };
   const send = (kind: MessageKind, after: number, last: number, payload = frames(after + 1, last)) =>
-    servers.at(-1)!.send(encodeMessage({ kind, gap: false, after, last }, text(payload)));
+    servers.at(-1)!.send(encodeMessage({ kind, gap: false, after, last }, [text(payload)]));
   return { stub, attaches, servers, received, send };
 }
 
@@ -89,6 +89,17 @@ describe('ChannelLink', () => {
     link.dispose();
   });
 
+  it('hands on a live message one publish at a time, and stops when its stream is over', async () => {
+    const channel = fakeChannel();
+    const { link, got, until } = await linkTo(channel, 0);
+    const publishes = [frames(1, 1), frames(2, 3), frames(4, 4)].map(text);
+    channel.servers.at(-1)!.send(encodeMessage({ kind: 'events', gap: false, after: 0, last: 4 }, publishes));
+    await until(() => got.length === 3, 'three publishes');
+    expect(got).toEqual([frames(1, 1), frames(2, 3), frames(4, 4)]);
+    expect(link.cursor).toBe(4);
+    link.dispose();
+  });
+
   it('drops a message it already has, whole, without re-attaching', async () => {
     const channel = fakeChannel();
     const { link, got, until } = await linkTo(channel, 5);
@@ -122,7 +133,7 @@ describe('ChannelLink', () => {
     channel.servers.at(-1)!.close(1011, 'object restarting');
     await until(() => channel.attaches.length === 2, 'the re-attach after a close');
     expect(channel.attaches.at(-1)).toBe('1');
-    const foreign = new Uint8Array(encodeMessage({ kind: 'events', gap: false, after: 1, last: 2 }, text(frames(2, 2))));
+    const foreign = new Uint8Array(encodeMessage({ kind: 'events', gap: false, after: 1, last: 2 }, [text(frames(2, 2))]));
     foreign[0] = 2;
     channel.servers.at(-1)!.send(foreign);
     await until(() => channel.attaches.length === 3, 'the re-attach after a foreign message');

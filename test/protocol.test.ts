@@ -7,48 +7,55 @@ const bytes = (s: string) => new TextEncoder().encode(s);
 
 describe('object → Worker messages', () => {
   it('round-trips every kind with its ids, gap flag and the very payload bytes', () => {
-    for (const kind of ['events', 'replay', 'caught_up', 'close'] as const) {
+    for (const kind of ['replay', 'caught_up', 'close'] as const) {
       const payload = bytes('id: 42\ndata: é\n\n');
-      const decoded = decodeMessage(encodeMessage({ kind, gap: kind === 'replay', after: 41, last: 42 }, payload));
-      expect(decoded).toEqual({ ok: true, kind, gap: kind === 'replay', after: 41, last: 42, payload });
+      const decoded = decodeMessage(encodeMessage({ kind, gap: kind === 'replay', after: 41, last: 42 }, [payload]));
+      expect(decoded).toEqual({ ok: true, kind, gap: kind === 'replay', after: 41, last: 42, parts: [], payload });
     }
   });
 
+  it('carries the size of each publish of a live message, and their bytes joined', () => {
+    const publishes = [bytes('id: 5\ndata: a\n\n'), bytes('id: 6\ndata: b\n\nid: 7\ndata: c\n\n')];
+    const decoded = decodeMessage(encodeMessage({ kind: 'events', gap: false, after: 4, last: 7 }, publishes));
+    expect(decoded).toEqual({
+      ok: true,
+      kind: 'events',
+      gap: false,
+      after: 4,
+      last: 7,
+      parts: [15, 30],
+      payload: bytes('id: 5\ndata: a\n\nid: 6\ndata: b\n\nid: 7\ndata: c\n\n'),
+    });
+  });
+
   it('carries ids up to 2^53 - 1 exactly', () => {
-    const decoded = decodeMessage(encodeMessage({ kind: 'events', gap: false, after: 2 ** 53 - 2, last: 2 ** 53 - 1 }, bytes('')));
+    const decoded = decodeMessage(encodeMessage({ kind: 'events', gap: false, after: 2 ** 53 - 2, last: 2 ** 53 - 1 }, [bytes('x')]));
     expect(decoded).toMatchObject({ ok: true, after: 2 ** 53 - 2, last: 2 ** 53 - 1 });
   });
 
   it('starts with the protocol version, then the kind', () => {
-    const message = new Uint8Array(encodeMessage({ kind: 'caught_up', gap: true, after: 0, last: 0 }, bytes('x')));
+    const message = new Uint8Array(encodeMessage({ kind: 'caught_up', gap: true, after: 0, last: 0 }, [bytes('x')]));
     expect([...message.slice(0, 3)]).toEqual([PROTOCOL_VERSION, 3, 1]);
-    expect(message.byteLength).toBe(21);
+    expect(message.byteLength).toBe(25);
   });
 
-  const valid = () => new Uint8Array(encodeMessage({ kind: 'events', gap: false, after: 1, last: 2 }, bytes('id: 2\ndata: x\n\n')));
+  const valid = () => new Uint8Array(encodeMessage({ kind: 'events', gap: false, after: 1, last: 2 }, [bytes('id: 2\ndata: x\n\n')]));
+  const withView = (edit: (view: DataView) => void) => () => {
+    const m = valid();
+    edit(new DataView(m.buffer));
+    return m;
+  };
   it.each([
-    ['too short', () => new Uint8Array(19), /too short/],
+    ['too short', () => new Uint8Array(23), /too short/],
     ['another version', () => Object.assign(valid(), { 0: PROTOCOL_VERSION + 1 }), /protocol version 2/],
     ['kind 0', () => Object.assign(valid(), { 1: 0 }), /unknown message kind 0/],
     ['kind 9', () => Object.assign(valid(), { 1: 9 }), /unknown message kind 9/],
-    [
-      'a fractional id',
-      () => {
-        const m = valid();
-        new DataView(m.buffer).setFloat64(4, 1.5);
-        return m;
-      },
-      /whole numbers/,
-    ],
-    [
-      'a negative id',
-      () => {
-        const m = valid();
-        new DataView(m.buffer).setFloat64(12, -1);
-        return m;
-      },
-      /whole numbers/,
-    ],
+    ['a fractional id', withView((v) => v.setFloat64(4, 1.5)), /whole numbers/],
+    ['a negative id', withView((v) => v.setFloat64(12, -1)), /whole numbers/],
+    ['a live message without parts', withView((v) => v.setUint32(20, 0)), /0 parts in a events message/],
+    ['more parts than bytes', withView((v) => v.setUint32(20, 1000)), /1000 parts/],
+    ['parts that do not add up', withView((v) => v.setUint32(24, 3)), /do not add up/],
+    ['a replay message with parts', () => Object.assign(valid(), { 1: 2 }), /1 parts in a replay message/],
   ])('refuses %s', (_, make, reason) => {
     const decoded = decodeMessage(make().buffer as ArrayBuffer);
     expect(decoded.ok).toBe(false);

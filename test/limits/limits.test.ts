@@ -2,7 +2,7 @@
 // HEARTBEAT_SECONDS=1, MAX_SUBSCRIBERS=3, HISTORY_MAX_EVENTS=5, HISTORY_MAX_AGE_SECONDS=3,
 // IDEMPOTENCY_TTL_SECONDS=2, MAX_BUFFERED_BYTES=65536.
 import { env } from 'cloudflare:workers';
-import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { AUTH, Stream, hub, publish, publishIds, sleep, subscribe, uniqueChannel, within } from '../helpers';
 
@@ -103,6 +103,16 @@ describe('retention (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_SECONDS)', () => {
       { id: undefined, event: 'gap', data: '{"lastEventId":"1","oldestId":null,"latestId":"2"}' },
     ]);
     await stream.close();
+  });
+
+  it('never reuses an id once every event has aged out, also after the object restarts', async () => {
+    const channel = uniqueChannel();
+    await publishIds(channel, { events: [{ data: 'a' }, { data: 'b' }] });
+    await sleep(3100);
+    expect(await info(channel)).toMatchObject({ lastEventId: '2', retained: 0 });
+    await evictDurableObject(stubOf(channel));
+    expect(await publishIds(channel, 'c')).toEqual(['3']);
+    expect(await info(channel)).toMatchObject({ lastEventId: '3', oldestId: '3', retained: 1 });
   });
 
   it('sets an alarm on publish that purges expired events and keys without any request', async () => {
