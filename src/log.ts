@@ -33,7 +33,7 @@ const SCHEMA = `
     event TEXT NOT NULL,
     data TEXT NOT NULL
   );
-  CREATE INDEX IF NOT EXISTS events_time ON events (time);
+  DROP INDEX IF EXISTS events_time;
   CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -71,8 +71,14 @@ export class EventLog {
     }
   }
 
+  /**
+   * The last id is the newest event's, or, while the log is empty, the one kept in `meta`
+   * when it was last emptied: a publish writes only its events (SQLite rows written are
+   * billed, docs/cost.md), and no id is ever reused.
+   */
   #load(): void {
-    this.#lastId = this.#meta('last_id');
+    const newest = this.sql.exec<{ id: number | null }>('SELECT MAX(id) AS id FROM events').one().id ?? 0;
+    this.#lastId = Math.max(newest, this.#meta('last_id'));
     this.#closed = this.#meta('closed') === 1;
   }
 
@@ -111,7 +117,6 @@ export class EventLog {
       return { id, event, data, time };
     });
     this.#lastId += stored.length;
-    this.#setMeta('last_id', this.#lastId);
     if (this.#closed) {
       this.#closed = false;
       this.#setMeta('closed', 0);
@@ -143,7 +148,7 @@ export class EventLog {
     return page;
   }
 
-  /** Keeps only the newest `maxEvents` events: cheap enough for every publish (a key range). */
+  /** Keeps only the newest `maxEvents` (≥ 1) events, so never empties the log: a key range, cheap enough for every publish. */
   trim(maxEvents: number): void {
     this.sql.exec('DELETE FROM events WHERE id <= ?', this.#lastId - maxEvents);
   }
@@ -154,12 +159,13 @@ export class EventLog {
    */
   prune({ maxEvents, maxAgeMs }: Retention, now: number): number | null {
     this.trim(maxEvents);
-    // Ids grow with time, so the age limit also cuts a prefix: the rows up to the newest
-    // expired one (found through the time index), keeping the ids contiguous.
-    this.sql.exec(
-      'DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events WHERE time <= ?)',
-      now - maxAgeMs,
-    );
+    // Ids grow with time, so the age limit also cuts a prefix: the rows before the oldest
+    // one still young enough, read in id order (only the expired rows and one more), which
+    // keeps the ids contiguous and needs no index on time (an index row is one more row
+    // written per event).
+    const young = this.sql.exec<{ id: number }>('SELECT id FROM events WHERE time > ? ORDER BY id LIMIT 1', now - maxAgeMs).toArray()[0];
+    if (young === undefined) this.#empty();
+    else this.sql.exec('DELETE FROM events WHERE id < ?', young.id);
     this.sql.exec('DELETE FROM idempotency WHERE expires <= ?', now);
     const oldest = this.sql.exec<{ t: number }>('SELECT time AS t FROM events ORDER BY id LIMIT 1').toArray()[0]?.t ?? null;
     const key = this.sql.exec<{ t: number | null }>('SELECT MIN(expires) AS t FROM idempotency').one().t;
@@ -169,7 +175,7 @@ export class EventLog {
 
   /** Empties the log and forgets the keys; the id sequence goes on. */
   close(): void {
-    this.sql.exec('DELETE FROM events');
+    this.#empty();
     this.sql.exec('DELETE FROM idempotency');
     this.#closed = true;
     this.#setMeta('closed', 1);
@@ -195,6 +201,13 @@ export class EventLog {
       record.response,
       expires,
     );
+  }
+
+  /** Empties the log, keeping the last id in `meta` first: with no event left, it is the only record of it. */
+  #empty(): void {
+    if (this.oldestId() === null) return;
+    if (this.#meta('last_id') !== this.#lastId) this.#setMeta('last_id', this.#lastId);
+    this.sql.exec('DELETE FROM events');
   }
 
   #meta(key: string): number {
