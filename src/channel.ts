@@ -322,11 +322,6 @@ export class Channel extends DurableObject<Env> {
     });
   }
 
-  /**
-   * The publish encoded once, as one message, sent to every live socket; none is awaited
-   * and none can delay another (outgoing WebSocket messages are queued by the runtime, and
-   * slow subscribers are cut at the edge, where their streams are).
-   */
   /** Sends a publish at once after a quiet spell, else with the others of its window. */
   #queue(events: readonly StoredEvent[]): void {
     // With nobody live there is nothing to send: a socket that attaches later reads the log.
@@ -351,6 +346,11 @@ export class Channel extends DurableObject<Env> {
     this.#broadcast(publishes);
   }
 
+  /**
+   * The publishes of one window encoded once, as one message, sent to every live socket;
+   * none is awaited and none can delay another (outgoing WebSocket messages are queued by
+   * the runtime, and slow subscribers are cut at the edge, where their streams are).
+   */
   #broadcast(publishes: readonly (readonly StoredEvent[])[]): void {
     const sockets = this.#sockets.all;
     if (sockets.size === 0) return;
