@@ -8,6 +8,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { readConfig, type Config, type ConfigEnv } from './config';
 import { errorResponse } from './errors';
 import { EventLog, type StoredEvent } from './log';
+import { Placement } from './placement';
 import {
   CLOSE_DELETED,
   CLOSE_PROTOCOL,
@@ -15,15 +16,22 @@ import {
   PING,
   PONG,
   PROTOCOL_VERSION,
+  RELAY_HEADER,
+  RELAY_KEY,
+  RELAY_STATUS,
   VERSION_HEADER,
   encodeMessage,
   parseRequest,
 } from './protocol';
-import { Sockets } from './sockets';
+import { DEFAULT_REGION, isRegion } from './region';
+import type { Relay } from './relay';
+import { Sockets, type RelayPeer } from './sockets';
+import { closeQuietly, sendQuietly } from './ws';
 import { SSE_HEADERS, UNAVAILABLE_RETRY_MS, encodeClose, encodeEvent, encodeEvents, encodeGap, encodeRetryOnly, idText } from './sse';
 
 export interface Env extends ConfigEnv {
   CHANNEL: DurableObjectNamespace<Channel>;
+  RELAY: DurableObjectNamespace<Relay>;
 }
 
 /** An event a publisher sent, validated by the Worker: a name and UTF-8 text. */
@@ -51,7 +59,18 @@ export interface ChannelInfo {
   oldestId: string | null;
   retained: number;
   subscribers: number;
+  relays: number;
 }
+
+/**
+ * A relay's read of the log for one of its subscribers (relay.ts): the SSE bytes after
+ * `after`, up to the relay's own cursor `until`; `ahead` when the subscriber is past the
+ * relay but not past the log (the relay waits for its own socket to catch up).
+ */
+export type RelayRead =
+  | { kind: 'step'; gap: boolean; last: number; bytes: Uint8Array }
+  | { kind: 'ahead' }
+  | { kind: 'closed' };
 
 export interface HistoryPage {
   events: Array<{ id: string; event: string; data: string; time: string }>;
@@ -98,6 +117,8 @@ export class Channel extends DurableObject<Env> {
   #unsent: (readonly StoredEvent[])[] = [];
   #window: ReturnType<typeof setTimeout> | undefined;
   #lastBroadcast = 0;
+  /** Where subscribers past RELAY_AFTER go; in memory only: relays enforce their own size. */
+  readonly #placement = new Placement();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -128,22 +149,52 @@ export class Channel extends DurableObject<Env> {
     if (after !== null && !(Number.isSafeInteger(after) && after >= 0)) {
       return errorResponse('invalid_last_event_id', 'after must be a whole number ≥ 0.');
     }
+    const as = url.searchParams.get('as') ?? 'subscriber';
+    const relayKey = url.searchParams.get('key');
+    if (as === 'relay' && (relayKey === null || !RELAY_KEY.test(relayKey) || !isCount(url.searchParams.get('count')))) {
+      return errorResponse('forbidden', 'herald: a relay attaches with its key and count.');
+    }
+    if (as !== 'relay' && as !== 'subscriber') return errorResponse('forbidden', `herald: the channel takes no '${as}' attach.`);
     if (this.#log.closed) return new Response(null, { status: 204 });
     // Every stored event reaches the live sockets before a new socket reads the log: what
     // it replays is then never sent to it again as live.
     this.#flush();
-    if (this.#sockets.size >= this.#config.maxSubscribers) {
+    this.#prune();
+    if (as === 'relay') {
+      // One socket per relay: one that re-attaches replaces whatever is left of its old one.
+      const old = this.#sockets.relay(relayKey!);
+      if (old) {
+        this.#sockets.delete(old);
+        closeQuietly(old, 1000, 'herald: replaced by the relay');
+      }
+      this.#placement.reported(relayKey!);
+      return this.#accept(after, { key: relayKey!, count: Number(url.searchParams.get('count')) });
+    }
+    const full = url.searchParams.get('full');
+    if (full !== null && RELAY_KEY.test(full)) this.#placement.refused(full);
+    if (this.#sockets.subscribers + this.#placement.pending >= this.#config.maxSubscribers) {
       return errorResponse('channel_full', `This channel has ${this.#config.maxSubscribers} subscribers, its limit (MAX_SUBSCRIBERS).`);
     }
-    this.#prune();
+    if (this.#sockets.direct < this.#config.relayAfter) return this.#accept(after);
+    const region = url.searchParams.get('region') ?? DEFAULT_REGION;
+    const reported = (key: string) => {
+      const ws = this.#sockets.relay(key);
+      return ws ? this.#sockets.relays.get(ws)!.count : 0;
+    };
+    const key = this.#placement.place(isRegion(region) ? region : DEFAULT_REGION, reported, this.#config.relaySize);
+    return new Response(null, { status: RELAY_STATUS, headers: { [VERSION_HEADER]: String(PROTOCOL_VERSION), [RELAY_HEADER]: key } });
+  }
+
+  /** Takes a subscriber's socket, or a relay's, live or replaying from `after`. */
+  #accept(after: number | null, relay?: RelayPeer): Response {
     const { 0: client, 1: server } = new WebSocketPair();
     const lastId = this.#log.lastId;
     if (after === null || after === lastId) {
-      this.#sockets.accept(server, { mode: 'live' });
+      this.#sockets.accept(server, { mode: 'live' }, relay);
     } else {
       // The first replay step goes with the answer, in this same turn: a short backlog (the
       // usual reconnect) is caught up at once and the socket is live without a round trip.
-      this.#sockets.accept(server, { mode: 'replaying', cursor: after });
+      this.#sockets.accept(server, { mode: 'replaying', cursor: after }, relay);
       this.#replayStep(server, after, after > lastId);
     }
     return new Response(null, {
@@ -158,6 +209,17 @@ export class Channel extends DurableObject<Env> {
     if (!request.ok) {
       closeQuietly(ws, CLOSE_PROTOCOL, `herald: ${request.reason}`);
       this.#sockets.delete(ws);
+      return;
+    }
+    if (request.type === 'count') {
+      const relay = this.#sockets.relays.get(ws);
+      if (!relay) {
+        closeQuietly(ws, CLOSE_PROTOCOL, 'herald: only a relay reports a count');
+        this.#sockets.delete(ws);
+        return;
+      }
+      this.#sockets.report(ws, request.n);
+      this.#placement.reported(relay.key);
       return;
     }
     const state = this.#sockets.get(ws);
@@ -185,6 +247,19 @@ export class Channel extends DurableObject<Env> {
    * never issued, so it gets a gap and everything retained.
    */
   #replayStep(ws: WebSocket, cursor: number, unissued: boolean): void {
+    const step = this.#read(cursor, unissued, Infinity);
+    const kind = step.more ? 'replay' : 'caught_up';
+    this.#sockets.update(ws, step.more ? { mode: 'replaying', cursor: step.last } : { mode: 'live' });
+    sendQuietly(ws, encodeMessage({ kind, gap: step.gap, after: cursor, last: step.last }, step.parts));
+  }
+
+  /**
+   * The log after `cursor` up to `until`, at most {@link REPLAY_STEP_BYTES} (at least one
+   * event), with a `gap` first where events after `cursor` are no longer retained.
+   * `unissued`: the client asked for an id never issued, so it gets a gap and everything
+   * retained. `more`: there are events after `last`, up to `until`.
+   */
+  #read(cursor: number, unissued: boolean, until: number): { parts: Uint8Array[]; gap: boolean; last: number; more: boolean } {
     const parts: Uint8Array[] = [];
     let gap = false;
     let from = cursor;
@@ -201,8 +276,8 @@ export class Channel extends DurableObject<Env> {
     let more = false;
     for (const event of this.#log.after(from, REPLAY_BATCH)) {
       const bytes = encodeEvent(event);
-      if (read > 0 && size + bytes.byteLength > REPLAY_STEP_BYTES) {
-        more = true;
+      if (event.id > until || (read > 0 && size + bytes.byteLength > REPLAY_STEP_BYTES)) {
+        more = event.id <= until;
         break;
       }
       parts.push(bytes);
@@ -210,12 +285,25 @@ export class Channel extends DurableObject<Env> {
       from = event.id;
       read++;
     }
-    if (read === REPLAY_BATCH) more = true;
+    if (read === REPLAY_BATCH && from < until) more = true;
     // After a gap with nothing retained, the client has all there is up to the last id.
-    const last = read > 0 ? from : gap ? this.#log.lastId : cursor;
-    const kind = more ? 'replay' : 'caught_up';
-    this.#sockets.update(ws, more ? { mode: 'replaying', cursor: last } : { mode: 'live' });
-    sendQuietly(ws, encodeMessage({ kind, gap, after: cursor, last }, parts));
+    const last = read > 0 ? from : gap ? Math.min(this.#log.lastId, until) : cursor;
+    return { parts, gap, last, more };
+  }
+
+  /**
+   * A relay's read for one of its subscribers (relay.ts), as {@link #read} gives a replaying
+   * socket, bounded by what the relay itself has (`until`, its cursor), so that the
+   * subscriber then continues from the relay's own messages.
+   */
+  relayRead(after: number, until: number): RelayRead {
+    if (this.#log.closed) return { kind: 'closed' };
+    const lastId = this.#log.lastId;
+    if (after > until && after <= lastId) return { kind: 'ahead' };
+    this.#flush();
+    this.#prune();
+    const step = this.#read(after, after > lastId, Math.min(until, lastId));
+    return { kind: 'step', gap: step.gap, last: step.last, bytes: concat(step.parts) };
   }
 
   /** The `gap` event for a client whose last event is `cursor`. */
@@ -248,7 +336,7 @@ export class Channel extends DurableObject<Env> {
       const response = JSON.stringify({
         channel: input.channel,
         ids: events.map((e) => String(e.id)),
-        subscribers: this.#sockets.size,
+        subscribers: this.#sockets.subscribers,
       });
       if (idempotency) {
         this.#log.remember(idempotency.key, { fingerprint: idempotency.fingerprint, response }, now + this.#config.idempotencyTtlMs);
@@ -268,7 +356,8 @@ export class Channel extends DurableObject<Env> {
       lastEventId: idText(this.#log.latestId),
       oldestId: idText(this.#log.oldestId()),
       retained: this.#log.retained(),
-      subscribers: this.#sockets.size,
+      subscribers: this.#sockets.subscribers,
+      relays: this.#sockets.serving,
     };
   }
 
@@ -325,7 +414,7 @@ export class Channel extends DurableObject<Env> {
   /** Sends a publish at once after a quiet spell, else with the others of its window. */
   #queue(events: readonly StoredEvent[]): void {
     // With nobody live there is nothing to send: a socket that attaches later reads the log.
-    if (this.#sockets.size === 0) return;
+    if (this.#sockets.all.size === 0) return;
     const now = Date.now();
     const wait = this.#lastBroadcast + COALESCE_MS - now;
     if (this.#unsent.length === 0 && wait <= 0) {
@@ -358,25 +447,19 @@ export class Channel extends DurableObject<Env> {
     const last = publishes.at(-1)!.at(-1)!.id;
     const message = encodeMessage({ kind: 'events', gap: false, after, last }, publishes.map(encodeEvents));
     for (const [ws, state] of sockets) {
-      if (state.mode === 'live' && !sendQuietly(ws, message)) sockets.delete(ws);
+      if (state.mode === 'live' && !sendQuietly(ws, message)) this.#sockets.delete(ws);
     }
   }
 }
 
-/** False when the socket can no longer take messages (closing or closed). */
-function sendQuietly(ws: WebSocket, message: ArrayBuffer): boolean {
-  try {
-    ws.send(message);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const isCount = (text: string | null) => text !== null && /^(0|[1-9]\d{0,8})$/.test(text);
 
-function closeQuietly(ws: WebSocket, code: number, reason: string): void {
-  try {
-    ws.close(code, reason);
-  } catch {
-    // Already closed.
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.byteLength;
   }
+  return bytes;
 }

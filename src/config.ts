@@ -11,8 +11,16 @@ export const DEFAULT_HEARTBEAT_SECONDS = 15;
 export const DEFAULT_RETRY_MS = 2000;
 /** Default unsent bytes a subscriber may hold before it is disconnected (1 MiB). */
 export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
-/** Default subscribers one channel holds before answering `503 channel_full`. */
-export const DEFAULT_MAX_SUBSCRIBERS = 10_000;
+/**
+ * Default subscribers one channel holds before answering `channel_full`: what the fan-out
+ * tree serves (the root's direct subscribers plus up to 1,000 relays of RELAY_SIZE, within
+ * the root's 32,768 hibernatable sockets; docs/scale.md).
+ */
+export const DEFAULT_MAX_SUBSCRIBERS = 1_000_000;
+/** Default subscribers the channel's own object serves before new ones go to relays. */
+export const DEFAULT_RELAY_AFTER = 1000;
+/** Default subscribers one relay object serves. */
+export const DEFAULT_RELAY_SIZE = 1000;
 /** Default number of events a channel retains for replay. */
 export const DEFAULT_HISTORY_MAX_EVENTS = 1000;
 /** Default age after which a retained event is dropped, in seconds (one day). */
@@ -38,6 +46,8 @@ export interface Config {
   retryMs: number;
   maxBufferedBytes: number;
   maxSubscribers: number;
+  relayAfter: number;
+  relaySize: number;
   historyMaxEvents: number;
   historyMaxAgeMs: number;
   idempotencyTtlMs: number;
@@ -58,6 +68,8 @@ export interface ConfigEnv {
   RETRY_MS?: string;
   MAX_BUFFERED_BYTES?: string;
   MAX_SUBSCRIBERS?: string;
+  RELAY_AFTER?: string;
+  RELAY_SIZE?: string;
   HISTORY_MAX_EVENTS?: string;
   HISTORY_MAX_AGE_SECONDS?: string;
   IDEMPOTENCY_TTL_SECONDS?: string;
@@ -86,6 +98,11 @@ function wholeNumber(env: ConfigEnv, name: keyof ConfigEnv, fallback: number, mi
   return value;
 }
 
+function atMost(value: number, name: keyof ConfigEnv, max: number): number {
+  if (value > max) throw new ConfigError(`${name} must be at most ${max} (an object holds at most 32,768 WebSockets), got '${value}'`);
+  return value;
+}
+
 /** An empty secret is no secret: what it guards stays closed. */
 function secret(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
@@ -102,6 +119,10 @@ export function readConfig(env: ConfigEnv): Config {
     retryMs: wholeNumber(env, 'RETRY_MS', DEFAULT_RETRY_MS, 0),
     maxBufferedBytes: wholeNumber(env, 'MAX_BUFFERED_BYTES', DEFAULT_MAX_BUFFERED_BYTES, 1024),
     maxSubscribers: wholeNumber(env, 'MAX_SUBSCRIBERS', DEFAULT_MAX_SUBSCRIBERS, 1),
+    // 0: every subscriber goes through a relay. Above 30,000 the root could run out of its
+    // 32,768 hibernatable sockets, which it shares with its relays.
+    relayAfter: atMost(wholeNumber(env, 'RELAY_AFTER', DEFAULT_RELAY_AFTER, 0), 'RELAY_AFTER', 30_000),
+    relaySize: atMost(wholeNumber(env, 'RELAY_SIZE', DEFAULT_RELAY_SIZE, 1), 'RELAY_SIZE', 30_000),
     historyMaxEvents: wholeNumber(env, 'HISTORY_MAX_EVENTS', DEFAULT_HISTORY_MAX_EVENTS, 1),
     historyMaxAgeMs: wholeNumber(env, 'HISTORY_MAX_AGE_SECONDS', DEFAULT_HISTORY_MAX_AGE_SECONDS, 1) * 1000,
     idempotencyTtlMs: wholeNumber(env, 'IDEMPOTENCY_TTL_SECONDS', DEFAULT_IDEMPOTENCY_TTL_SECONDS, 1) * 1000,

@@ -15,14 +15,17 @@ import { parseChannelSet, parseCursor } from './cursor';
 import { HeraldError, errorResponse } from './errors';
 import { parseChannel, parseEventId, parseIdempotencyKey, parseLimit, resumePoint } from './input';
 import type { Right } from './jwt';
-import { ChannelLink, attach } from './link';
+import { ChannelLink } from './link';
 import { MergedFraming, encodeMergedOpening } from './merge';
 import { fingerprint, parsePublishBody } from './publish';
+import { regionOf, type Whereabouts } from './region';
+import { ChannelRoute, rootStub } from './route';
 import { Session, singleChannel } from './session';
 import { FULL_RETRY_MS, SSE_HEADERS, UNAVAILABLE_RETRY_MS, encodeOpening, encodeRetryOnly } from './sse';
 import { verifyDelivery } from './webhooks';
 
 export { Channel } from './channel';
+export { Relay } from './relay';
 
 type App = { Bindings: Env; Variables: { config: Config } };
 
@@ -36,10 +39,11 @@ app.use(cors((c) => c.get('config').cors));
 
 function channelOf(c: Context<App>) {
   const name = parseChannel(c.req.param('channel') ?? '');
-  return { name, stub: stubOf(c, name) };
+  return { name, stub: rootStub(c.env, name) };
 }
 
-const stubOf = (c: Context<App>, name: string) => c.env.CHANNEL.get(c.env.CHANNEL.idFromName(name));
+/** The way to a channel for this request's subscriber: its root, or a relay in its region. */
+const routeTo = (c: Context<App>, name: string) => new ChannelRoute(c.env, name, regionOf(c.req.raw.cf as Whereabouts | undefined));
 
 /**
  * Hono answers HEAD with the GET handler and drops the body: a stream's headers, without
@@ -109,7 +113,7 @@ async function publish(c: Context<App>, events: EventInput[], key: string | unde
 app.get('/healthz', (c) => c.json({ ok: true }));
 
 app.get('/v1/channels/:channel/events', requires('subscribe'), async (c) => {
-  const { stub } = channelOf(c);
+  const { name, stub } = channelOf(c);
   if (wantsHistory(c.req.header('Accept'))) {
     const afterParam = c.req.query('after');
     const after = afterParam === undefined ? 0 : parseEventId(afterParam, 'after');
@@ -120,9 +124,10 @@ app.get('/v1/channels/:channel/events', requires('subscribe'), async (c) => {
   const from = resumePoint(header, c.req.query('lastEventId'));
   if (c.req.method === 'HEAD') return streamHead(c);
   const config = c.get('config');
-  const opened = await attach(stub, from);
+  const route = routeTo(c, name);
+  const opened = await route.attach(from);
   if (opened.kind !== 'open') return refusal(c, opened.kind);
-  const link = new ChannelLink(() => channelOf(c).stub, opened.socket, from ?? opened.lastId);
+  const link = new ChannelLink((after) => route.attach(after), opened.socket, from ?? opened.lastId);
   const session = new Session([link], singleChannel, encodeOpening(config.retryMs, from === null ? opened.lastId : null), config);
   return new Response(session.stream, { status: 200, headers: SSE_HEADERS });
 });
@@ -136,8 +141,8 @@ app.get('/v1/events', async (c) => {
   for (const channel of channels) await authorize({ channel, right: 'subscribe', token }, { publishKey, jwtSecret });
   const cursor = parseCursor(c.req.header('Last-Event-ID') || undefined, c.req.query('lastEventId'), channels.length);
   if (c.req.method === 'HEAD') return streamHead(c);
-  const stubs = channels.map((name) => stubOf(c, name));
-  const opened = await Promise.all(stubs.map((stub, i) => attach(stub, cursor?.[i] ?? null)));
+  const routes = channels.map((name) => routeTo(c, name));
+  const opened = await Promise.all(routes.map((route, i) => route.attach(cursor?.[i] ?? null)));
   // One channel full or unavailable refuses the whole set; the sockets already opened are let go.
   const refused = opened.find((o) => o.kind === 'full') ?? opened.find((o) => o.kind === 'unavailable');
   if (refused !== undefined) {
@@ -146,7 +151,7 @@ app.get('/v1/events', async (c) => {
   }
   if (opened.every((o) => o.kind === 'closed')) return c.body(null, 204);
   const positions = opened.map((o, i) => cursor?.[i] ?? (o.kind === 'open' ? o.lastId : 0));
-  const links = opened.map((o, i) => (o.kind === 'open' ? new ChannelLink(() => stubOf(c, channels[i]!), o.socket, positions[i]!) : null));
+  const links = opened.map((o, i) => (o.kind === 'open' ? new ChannelLink((after) => routes[i]!.attach(after), o.socket, positions[i]!) : null));
   const deleted = channels.filter((_, i) => links[i] === null);
   const framing = new MergedFraming(channels, positions, channels.length - deleted.length);
   const session = new Session(links, framing, encodeMergedOpening(config.retryMs, positions, deleted), config);

@@ -13,10 +13,14 @@ import {
   PING,
   PONG,
   PROTOCOL_VERSION,
+  RELAY_HEADER,
+  RELAY_KEY,
+  RELAY_STATUS,
   VERSION_HEADER,
   attachUrl,
   decodeMessage,
-  type ChannelMessage,
+  type AttachParams,
+  type ReceivedMessage,
 } from './protocol';
 import { encodeClose } from './sse';
 
@@ -38,7 +42,10 @@ export class OpenSocket {
   #target: ((event: SocketEvent) => void) | null = null;
 
   constructor(readonly socket: WebSocket) {
-    const push = (event: SocketEvent) => (this.#target ? this.#target(event) : this.#queue?.push(event));
+    const push = (event: SocketEvent) => {
+      if (this.#target) this.#target(event);
+      else this.#queue?.push(event);
+    };
     socket.addEventListener('message', (e) => push({ type: 'message', data: e.data }));
     socket.addEventListener('close', (e) => push({ type: 'close', code: e.code }));
     socket.addEventListener('error', () => push({ type: 'close', code: 1006 }));
@@ -61,24 +68,33 @@ export class OpenSocket {
   }
 }
 
-export type AttachResult =
+/** Where an attach ended: a socket, or why not. */
+export type Attached =
   | { kind: 'open'; socket: OpenSocket; lastId: number }
   | { kind: 'closed' }
   | { kind: 'full' }
   | { kind: 'unavailable' };
 
+/** What one attach request got: also, from a root, the relay to go to instead. */
+export type AttachResult = Attached | { kind: 'relay'; key: string };
+
+/** How a link attaches again: to the root, or through the relay that serves it (route.ts). */
+export type Attacher = (after: number) => Promise<Attached>;
+
 /**
- * Opens a subscriber's socket on the channel's object. Never throws: an object that is
+ * Opens a socket on a channel's object, root or relay. Never throws: an object that is
  * overloaded, restarting, unreachable or speaking another protocol version is
  * `unavailable`, which a subscriber waits out.
  */
-export async function attach(stub: ChannelStub, after: number | null): Promise<AttachResult> {
+export async function attach(stub: ChannelStub, after: number | null, params?: AttachParams): Promise<AttachResult> {
   let res: Response;
   try {
-    res = await stub.fetch(attachUrl(after), { headers: { Upgrade: 'websocket' } });
+    res = await stub.fetch(attachUrl(after, params), { headers: { Upgrade: 'websocket' } });
   } catch {
     return { kind: 'unavailable' };
   }
+  const relay = res.headers.get(RELAY_HEADER);
+  if (res.status === RELAY_STATUS && relay !== null && RELAY_KEY.test(relay)) return { kind: 'relay', key: relay };
   const socket = res.webSocket;
   const lastId = Number(res.headers.get(LAST_ID_HEADER));
   if (res.status === 101 && socket && res.headers.get(VERSION_HEADER) === String(PROTOCOL_VERSION) && Number.isSafeInteger(lastId)) {
@@ -103,32 +119,48 @@ export async function attach(stub: ChannelStub, after: number | null): Promise<A
   return { kind: full ? 'full' : 'unavailable' };
 }
 
-/** What the link hands to the stream it feeds. */
+/**
+ * Attaches to one object, with a new stub each time. A root's "go to a relay" is not
+ * expected here (only a subscriber's Worker follows it, route.ts): it counts as unavailable.
+ */
+export function attachTo(stub: () => ChannelStub, params?: () => AttachParams): Attacher {
+  return async (after) => {
+    const result = await attach(stub(), after, params?.());
+    return result.kind === 'relay' ? { kind: 'unavailable' } : result;
+  };
+}
+
+/** What the link hands on: to a subscriber's stream (session.ts), or to a relay's sockets. */
 export interface LinkHandler {
-  /** SSE bytes, in order, each event once; `live` for a publish, not a replay step. */
-  batch(bytes: Uint8Array, live: boolean): void;
+  /**
+   * The next message, in order, continuing from the cursor: each event once. A live
+   * message (`events`) holds one part per publish (protocol.ts).
+   */
+  message(message: ReceivedMessage): void;
   /** The channel was deleted: `bytes` is its `close` event. The link is finished. */
   deleted(bytes: Uint8Array): void;
   /** True while the subscriber's reader has room for more replay. */
   wantsMore(): boolean;
 }
 
-/** Re-attach waits: full jitter over a window that doubles from 1 s up to 30 s. */
-const REATTACH_BASE_MS = 1000;
+/** Re-attach waits: full jitter over a window that doubles from the first (1 s) up to 30 s. */
+export const REATTACH_BASE_MS = 1000;
 const REATTACH_MAX_MS = 30_000;
 
 export class ChannelLink {
   /** The id of the last event handed on: where a re-attach resumes. */
   cursor: number;
   /**
-   * A new stub for each re-attach: after a stub throws, all its calls fail (Cloudflare,
-   * developers.cloudflare.com/durable-objects/api/stub).
+   * Attaches again from the cursor. It must take a new stub each time: after a stub
+   * throws, all its calls fail (Cloudflare, developers.cloudflare.com/durable-objects/api/stub).
    */
-  readonly #stub: () => ChannelStub;
+  readonly #attach: Attacher;
+  /** The first re-attach window; later ones double it. */
+  readonly #baseMs: number;
   #socket: OpenSocket | null = null;
   #handler: LinkHandler | null = null;
   /** Messages that came before {@link bind}. */
-  #early: ChannelMessage[] = [];
+  #early: ReceivedMessage[] = [];
   /** The object is replaying to us and waits for `more`. */
   #replaying = false;
   /** A `more` is in flight: at most one replay step is ever on its way. */
@@ -140,8 +172,9 @@ export class ChannelLink {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #done = false;
 
-  constructor(stub: () => ChannelStub, socket: OpenSocket, cursor: number) {
-    this.#stub = stub;
+  constructor(attach: Attacher, socket: OpenSocket, cursor: number, baseMs = REATTACH_BASE_MS) {
+    this.#attach = attach;
+    this.#baseMs = baseMs;
     this.cursor = cursor;
     this.#use(socket);
   }
@@ -177,6 +210,11 @@ export class ChannelLink {
     this.#pinged = this.#send(PING);
   }
 
+  /** Sends a text message on the socket if it is open now; false if it is not (re-attaching). */
+  notify(text: string): boolean {
+    return this.#socket !== null && this.#send(text);
+  }
+
   /** The subscriber went away or the stream ended: lets go of the socket, for good. */
   dispose(): void {
     if (this.#done) return;
@@ -209,7 +247,7 @@ export class ChannelLink {
     else this.#deliver(message);
   }
 
-  #deliver(message: ChannelMessage): void {
+  #deliver(message: ReceivedMessage): void {
     if (this.#done) return;
     const handler = this.#handler!;
     if (message.kind === 'close') {
@@ -227,16 +265,7 @@ export class ChannelLink {
       this.#replaying = message.kind === 'replay';
       this.#asked = false;
     }
-    if (message.kind === 'events') {
-      // One publish at a time: the stream checks its reader before each (session.ts).
-      let at = 0;
-      for (const size of message.parts) {
-        if (this.#done) return;
-        handler.batch(message.payload.subarray(at, (at += size)), true);
-      }
-    } else if (message.payload.byteLength > 0) {
-      handler.batch(message.payload, false);
-    }
+    handler.message(message);
     this.pump();
   }
 
@@ -255,13 +284,13 @@ export class ChannelLink {
   #reattach(): void {
     this.#drop('herald: re-attaching');
     if (this.#done || this.#timer !== undefined) return;
-    const window = Math.min(REATTACH_MAX_MS, REATTACH_BASE_MS * 2 ** this.#attempt);
+    const window = Math.min(Math.max(REATTACH_MAX_MS, this.#baseMs), this.#baseMs * 2 ** this.#attempt);
     this.#attempt++;
     this.#timer = setTimeout(() => void this.#retry(), Math.random() * window);
   }
 
   async #retry(): Promise<void> {
-    const result = await attach(this.#stub(), this.cursor);
+    const result = await this.#attach(this.cursor);
     this.#timer = undefined;
     if (this.#done) {
       if (result.kind === 'open') result.socket.close('herald: subscriber left');

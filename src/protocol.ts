@@ -28,6 +28,12 @@
  * The Worker → object messages are small JSON texts: `{"v":1,"type":"more"}` asks for the
  * next replay step; {@link PING} is answered by the runtime ({@link PONG}) without waking
  * the object (`setWebSocketAutoResponse`).
+ *
+ * A relay (relay.ts) speaks this same protocol twice: to the root as one of its sockets,
+ * and to its own subscribers' Workers as if it were the channel. The root tells a Worker
+ * to use a relay by answering an attach with {@link RELAY_STATUS} and the relay's key in
+ * {@link RELAY_HEADER}; a relay tells the root how many subscribers it serves with
+ * `{"v":1,"type":"count","n":<n>}`, a message only a relay's socket may send.
  */
 
 export const PROTOCOL_VERSION = 1;
@@ -37,6 +43,10 @@ export const ATTACH_URL = 'https://channel.herald/attach';
 export const VERSION_HEADER = 'X-Herald-Protocol';
 /** On a 101: the channel's last id, what a live-only stream's opening says. */
 export const LAST_ID_HEADER = 'X-Herald-Last-Id';
+
+/** A root's answer to an attach it does not serve itself: "go to the relay named in the header". */
+export const RELAY_STATUS = 307;
+export const RELAY_HEADER = 'X-Herald-Relay';
 
 /** Close code for a message the other side does not understand (4000–4999 are the application's). */
 export const CLOSE_PROTOCOL = 4400;
@@ -61,18 +71,44 @@ export interface ChannelMessage {
   payload: Uint8Array;
 }
 
-export type Decoded = ({ ok: true } & ChannelMessage) | { ok: false; reason: string };
+/** A decoded message with the bytes it came in, which a relay forwards as they are. */
+export interface ReceivedMessage extends ChannelMessage {
+  wire: ArrayBuffer;
+}
+
+export type Decoded = ({ ok: true } & ReceivedMessage) | { ok: false; reason: string };
 
 const HEADER_BYTES = 24;
 const FLAG_GAP = 1;
 
-/** The attach request for a subscriber that resumes after `after`, or is live only (null). */
-export function attachUrl(after: number | null): string {
+/**
+ * Who attaches, besides the cursor: a subscriber's Worker says where its subscriber is
+ * (`region`, and `full`: a relay that just refused it); a relay says which one it is and
+ * how many subscribers it serves; a Worker attaching to a relay names the channel and the
+ * relay's key, which the relay takes as its identity.
+ */
+export type AttachParams =
+  | { as: 'subscriber'; region?: string; full?: string }
+  | { as: 'relay'; key: string; count: number }
+  | { as: 'relayed'; channel: string; key: string };
+
+/** The attach request for one that resumes after `after`, or is live only (null). */
+export function attachUrl(after: number | null, params: AttachParams = { as: 'subscriber' }): string {
   const url = new URL(ATTACH_URL);
   url.searchParams.set('v', String(PROTOCOL_VERSION));
   if (after !== null) url.searchParams.set('after', String(after));
+  for (const [name, value] of Object.entries(params)) {
+    if (name !== 'as' && value !== undefined) url.searchParams.set(name, String(value));
+  }
+  if (params.as !== 'subscriber') url.searchParams.set('as', params.as);
   return url.toString();
 }
+
+/**
+ * A relay's key: the region it was placed in and its number there, `weur.0`, `weur.1`…
+ * Anything else in an attach is refused, so no request can make up a relay.
+ */
+export const RELAY_KEY = /^(wnam|enam|sam|weur|eeur|apac|oc|afr|me)\.(0|[1-9]\d{0,6})$/;
 
 /** A message whose payload is `chunks` joined; for a live message, one chunk per publish. */
 export function encodeMessage(message: Omit<ChannelMessage, 'payload' | 'parts'>, chunks: readonly Uint8Array[]): ArrayBuffer {
@@ -112,13 +148,17 @@ export function decodeMessage(data: ArrayBuffer): Decoded {
   let total = 0;
   for (let i = 0; i < count; i++) total += parts[i] = view.getUint32(HEADER_BYTES + 4 * i);
   if (count > 0 && total !== data.byteLength - start) return { ok: false, reason: 'the parts do not add up to the payload' };
-  return { ok: true, kind, gap: (view.getUint8(2) & FLAG_GAP) !== 0, after, last, parts, payload: new Uint8Array(data, start) };
+  return { ok: true, kind, gap: (view.getUint8(2) & FLAG_GAP) !== 0, after, last, parts, payload: new Uint8Array(data, start), wire: data };
 }
 
 const isId = (n: number) => Number.isSafeInteger(n) && n >= 0;
 
-/** A Worker → object text message, validated: only `more` is ever handled by the object. */
-export function parseRequest(message: string | ArrayBuffer): { ok: true; type: 'more' } | { ok: false; reason: string } {
+export const countMessage = (n: number) => `{"v":${PROTOCOL_VERSION},"type":"count","n":${n}}`;
+
+export type ObjectRequest = { type: 'more' } | { type: 'count'; n: number };
+
+/** A text message to an object, validated: `more` from anyone, `count` (whether it may come is the object's call). */
+export function parseRequest(message: string | ArrayBuffer): ({ ok: true } & ObjectRequest) | { ok: false; reason: string } {
   if (typeof message !== 'string') return { ok: false, reason: 'binary messages are not accepted' };
   let parsed: unknown;
   try {
@@ -127,8 +167,11 @@ export function parseRequest(message: string | ArrayBuffer): { ok: true; type: '
     return { ok: false, reason: 'not JSON' };
   }
   if (typeof parsed !== 'object' || parsed === null) return { ok: false, reason: 'not a message object' };
-  const { v, type } = parsed as { v?: unknown; type?: unknown };
+  const { v, type, n } = parsed as { v?: unknown; type?: unknown; n?: unknown };
   if (v !== PROTOCOL_VERSION) return { ok: false, reason: `protocol version ${String(v)}, this side speaks ${PROTOCOL_VERSION}` };
-  if (type !== 'more') return { ok: false, reason: `unknown message type ${JSON.stringify(type)}` };
-  return { ok: true, type };
+  if (type === 'more') return { ok: true, type };
+  if (type === 'count') {
+    return typeof n === 'number' && isId(n) ? { ok: true, type, n } : { ok: false, reason: 'a count must be a whole number ≥ 0' };
+  }
+  return { ok: false, reason: `unknown message type ${JSON.stringify(type)}` };
 }

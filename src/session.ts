@@ -65,12 +65,21 @@ export class Session {
 
   #handler(index: number, framing: Framing): LinkHandler {
     return {
-      batch: (bytes, live) => {
-        // Checked before the batch is queued, so a reader that keeps up is never cut by one
-        // batch larger than the limit. Replay is asked for only while there is room.
-        if (live && this.#tooSlow()) return;
-        this.#out.send(framing.batch(index, bytes));
-        if (!live) this.#replayEnd = this.#out.sent;
+      message: (message) => {
+        if (message.kind !== 'events') {
+          // A replay step: asked for only while the reader has room, so never cut.
+          if (message.payload.byteLength === 0) return;
+          this.#out.send(framing.batch(index, message.payload));
+          this.#replayEnd = this.#out.sent;
+          return;
+        }
+        // One publish at a time, each checked before it is queued, so a reader that keeps
+        // up is never cut by one publish larger than the limit.
+        let at = 0;
+        for (const size of message.parts) {
+          if (this.#over || this.#tooSlow()) return;
+          this.#out.send(framing.batch(index, message.payload.subarray(at, (at += size))));
+        }
       },
       deleted: (close) => {
         const { bytes, end } = framing.deleted(index, close);

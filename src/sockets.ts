@@ -1,57 +1,95 @@
 /**
- * The channel object's view of its subscribers' hibernatable WebSockets. What the object
- * must remember about a socket survives hibernation in the socket itself: a tag set when
- * it was accepted (`live`: live from the start, the usual case) and, for one that began
- * with a replay, an attachment with its cursor (`serializeAttachment`, ≤ 16 KiB,
- * ../shared/PLATFORM.md). The in-memory map is only a cache, built on first use after the
- * object wakes, so a wake-up that only stores an event reads no attachment at all.
+ * The channel object's view of its sockets: its direct subscribers' (from their Workers)
+ * and its relays' (relay.ts). What the object must remember about a socket survives
+ * hibernation in the socket itself: a tag set when it was accepted (`live`: a subscriber
+ * live from the start, the usual case; `replay`: one that began with a replay; `relay`)
+ * and, for a replaying subscriber or a relay, an attachment (`serializeAttachment`,
+ * ≤ 16 KiB, ../shared/PLATFORM.md) with its cursor and, for a relay, its key and the
+ * subscribers it last reported. The in-memory maps are only a cache, built on first use
+ * after the object wakes, so a wake-up that only stores an event reads no attachment of a
+ * live subscriber.
  */
 
 /** `replaying`: catching up from the log at the Worker's request; `live`: gets every publish. */
 export type SocketState = { mode: 'live' } | { mode: 'replaying'; cursor: number };
 
-/** What a replaying socket's attachment holds; `cursor: null` once it went live. */
+/** A relay as the root knows it: its key (`weur.0`) and how many subscribers it said it serves. */
+export interface RelayPeer {
+  key: string;
+  count: number;
+}
+
+/** What a socket's attachment holds; `cursor: null` once it is live. */
 interface Attachment {
   v: 1;
   cursor: number | null;
+  relay?: RelayPeer;
 }
 
 const LIVE_TAG = 'live';
 const REPLAY_TAG = 'replay';
+const RELAY_TAG = 'relay';
 
 export class Sockets {
   #cache: Map<WebSocket, SocketState> | null = null;
+  #relays = new Map<WebSocket, RelayPeer>();
 
   constructor(private readonly ctx: DurableObjectState) {}
 
-  /** Every subscriber's socket and state, read from the runtime once per wake-up. */
+  /** Every socket, relays included, and its state, read from the runtime once per wake-up. */
   get all(): Map<WebSocket, SocketState> {
     if (this.#cache) return this.#cache;
     const cache = new Map<WebSocket, SocketState>();
     for (const ws of this.ctx.getWebSockets(LIVE_TAG)) cache.set(ws, { mode: 'live' });
-    for (const ws of this.ctx.getWebSockets(REPLAY_TAG)) {
-      const att = ws.deserializeAttachment() as Attachment | null;
-      if (att?.v === 1 && (att.cursor === null || Number.isSafeInteger(att.cursor))) {
+    for (const tag of [REPLAY_TAG, RELAY_TAG]) {
+      for (const ws of this.ctx.getWebSockets(tag)) {
+        const att = ws.deserializeAttachment() as Attachment | null;
+        const valid = att?.v === 1 && (att.cursor === null || Number.isSafeInteger(att.cursor)) && (tag === REPLAY_TAG || att.relay !== undefined);
+        if (!valid) {
+          // Written by an object version that no longer exists: the Worker or relay re-attaches.
+          ws.close(4400, 'herald: unknown socket state, re-attach');
+          continue;
+        }
         cache.set(ws, att.cursor === null ? { mode: 'live' } : { mode: 'replaying', cursor: att.cursor });
-      } else {
-        // Written by an object version that no longer exists: the Worker re-attaches.
-        ws.close(4400, 'herald: unknown socket state, re-attach');
+        if (att.relay) this.#relays.set(ws, att.relay);
       }
     }
     this.#cache = cache;
     return cache;
   }
 
-  get size(): number {
-    return this.all.size;
+  /** The relays' sockets, each with what it last reported. */
+  get relays(): Map<WebSocket, RelayPeer> {
+    void this.all;
+    return this.#relays;
   }
 
-  /** Takes a subscriber's socket; hibernatable, so the object may sleep while it is open. */
-  accept(ws: WebSocket, state: SocketState): void {
+  /** Subscribers this object serves itself. */
+  get direct(): number {
+    return this.all.size - this.relays.size;
+  }
+
+  /** Everyone: direct subscribers and what every relay last reported. */
+  get subscribers(): number {
+    let n = this.direct;
+    for (const relay of this.relays.values()) n += relay.count;
+    return n;
+  }
+
+  /** Relays serving at least one subscriber, by their last report. */
+  get serving(): number {
+    let n = 0;
+    for (const relay of this.relays.values()) if (relay.count > 0) n++;
+    return n;
+  }
+
+  /** Takes a socket; hibernatable, so the object may sleep while it is open. */
+  accept(ws: WebSocket, state: SocketState, relay?: RelayPeer): void {
     const all = this.all;
-    this.ctx.acceptWebSocket(ws, [state.mode === 'live' ? LIVE_TAG : REPLAY_TAG]);
-    if (state.mode === 'replaying') ws.serializeAttachment({ v: 1, cursor: state.cursor } satisfies Attachment);
+    this.ctx.acceptWebSocket(ws, [relay ? RELAY_TAG : state.mode === 'live' ? LIVE_TAG : REPLAY_TAG]);
     all.set(ws, state);
+    if (relay) this.#relays.set(ws, relay);
+    if (relay || state.mode === 'replaying') this.#save(ws);
   }
 
   get(ws: WebSocket): SocketState | undefined {
@@ -61,10 +99,32 @@ export class Sockets {
   /** Moves a replaying socket on: to a later cursor, or live. */
   update(ws: WebSocket, state: SocketState): void {
     this.all.set(ws, state);
-    ws.serializeAttachment({ v: 1, cursor: state.mode === 'live' ? null : state.cursor } satisfies Attachment);
+    this.#save(ws);
+  }
+
+  /** A relay's new report of how many subscribers it serves. */
+  report(ws: WebSocket, count: number): void {
+    const relay = this.relays.get(ws);
+    if (!relay) return;
+    relay.count = count;
+    this.#save(ws);
+  }
+
+  /** The socket of the relay with this key, if it is attached. */
+  relay(key: string): WebSocket | undefined {
+    for (const [ws, relay] of this.relays) if (relay.key === key) return ws;
+    return undefined;
   }
 
   delete(ws: WebSocket): void {
     this.all.delete(ws);
+    this.#relays.delete(ws);
+  }
+
+  #save(ws: WebSocket): void {
+    const state = this.all.get(ws);
+    if (!state) return;
+    const relay = this.#relays.get(ws);
+    ws.serializeAttachment({ v: 1, cursor: state.mode === 'live' ? null : state.cursor, ...(relay && { relay }) } satisfies Attachment);
   }
 }

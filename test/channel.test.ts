@@ -14,7 +14,7 @@ describe('GET /v1/channels/{channel}', () => {
     const streams = await Promise.all([subscribe(channel), subscribe(channel)]);
     const res = await hub(`/v1/channels/${channel}`, { headers: AUTH });
     expect(res.status).toBe(200);
-    expect(await res.text()).toBe(`{"channel":"${channel}","lastEventId":"3","oldestId":"1","retained":3,"subscribers":2}`);
+    expect(await res.text()).toBe(`{"channel":"${channel}","lastEventId":"3","oldestId":"1","retained":3,"subscribers":2,"relays":0}`);
     await Promise.all(streams.map((s) => s.close()));
   });
 
@@ -26,6 +26,7 @@ describe('GET /v1/channels/{channel}', () => {
       oldestId: null,
       retained: 0,
       subscribers: 0,
+      relays: 0,
     });
   });
 
@@ -48,6 +49,7 @@ describe('DELETE /v1/channels/{channel}', () => {
       oldestId: null,
       retained: 0,
       subscribers: 0,
+      relays: 0,
     });
   });
 

@@ -8,7 +8,10 @@ describe('readConfig', () => {
       heartbeatMs: 15_000,
       retryMs: 2000,
       maxBufferedBytes: 1_048_576,
-      maxSubscribers: 10_000,
+      // docs/api.md, "Relays" (issue 9): what the fan-out tree serves.
+      maxSubscribers: 1_000_000,
+      relayAfter: 1000,
+      relaySize: 1000,
       historyMaxEvents: 1000,
       historyMaxAgeMs: 86_400_000,
       idempotencyTtlMs: 86_400_000,
@@ -42,6 +45,9 @@ describe('readConfig', () => {
     [{ HEARTBEAT_SECONDS: 'abc' }, "HEARTBEAT_SECONDS must be a whole number ≥ 1, got 'abc'"],
     [{ HEARTBEAT_SECONDS: '0' }, "HEARTBEAT_SECONDS must be a whole number ≥ 1, got '0'"],
     [{ MAX_SUBSCRIBERS: '1.5' }, "MAX_SUBSCRIBERS must be a whole number ≥ 1, got '1.5'"],
+    [{ RELAY_SIZE: '0' }, "RELAY_SIZE must be a whole number ≥ 1, got '0'"],
+    [{ RELAY_AFTER: '-1' }, "RELAY_AFTER must be a whole number ≥ 0, got '-1'"],
+    [{ RELAY_AFTER: '40000' }, "RELAY_AFTER must be at most 30000 (an object holds at most 32,768 WebSockets), got '40000'"],
     [{ RETRY_MS: '-1' }, "RETRY_MS must be a whole number ≥ 0, got '-1'"],
     [{ MAX_BUFFERED_BYTES: '100' }, "MAX_BUFFERED_BYTES must be a whole number ≥ 1024, got '100'"],
   ])('refuses %j with a message that says what to set', (env, message) => {

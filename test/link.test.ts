@@ -2,7 +2,7 @@
 // the subscriber's cursor and uses it to drop what it already has, to re-attach when
 // something was missed or the socket died, and to pass nothing on twice (issue 8).
 import { describe, expect, it } from 'vitest';
-import { ChannelLink, OpenSocket, attach, type ChannelStub, type LinkHandler } from '../src/link';
+import { ChannelLink, OpenSocket, attach, attachTo, type ChannelStub, type LinkHandler } from '../src/link';
 import { MORE, PING, encodeMessage, type MessageKind } from '../src/protocol';
 import { sleep, within } from './helpers';
 
@@ -39,19 +39,23 @@ async function linkTo(channel: ReturnType<typeof fakeChannel>, cursor: number, b
   ws.accept();
   ws.binaryType = 'arraybuffer';
   const got: string[] = [];
+  const parts: number[][] = [];
   const deleted: string[] = [];
   const handler: LinkHandler = {
-    batch: (bytes) => got.push(new TextDecoder().decode(bytes)),
+    message: (m) => {
+      parts.push(m.parts);
+      if (m.payload.byteLength > 0) got.push(new TextDecoder().decode(m.payload));
+    },
     deleted: (bytes) => deleted.push(new TextDecoder().decode(bytes)),
     wantsMore: () => true,
   };
-  const link = new ChannelLink(() => channel.stub, socket, cursor);
+  const link = new ChannelLink(attachTo(() => channel.stub), socket, cursor);
   if (bind) link.bind(handler);
   const until = (done: () => boolean, what: string) =>
     within((async () => {
       while (!done()) await sleep(10);
     })(), 3000, what);
-  return { link, got, deleted, handler, until };
+  return { link, got, parts, deleted, handler, until };
 }
 
 describe('attach', () => {
@@ -89,13 +93,14 @@ describe('ChannelLink', () => {
     link.dispose();
   });
 
-  it('hands on a live message one publish at a time, and stops when its stream is over', async () => {
+  it('hands on a live message whole, with the size of each publish in it (the stream checks its reader before each)', async () => {
     const channel = fakeChannel();
-    const { link, got, until } = await linkTo(channel, 0);
+    const { link, got, parts, until } = await linkTo(channel, 0);
     const publishes = [frames(1, 1), frames(2, 3), frames(4, 4)].map(text);
     channel.servers.at(-1)!.send(encodeMessage({ kind: 'events', gap: false, after: 0, last: 4 }, publishes));
-    await until(() => got.length === 3, 'three publishes');
-    expect(got).toEqual([frames(1, 1), frames(2, 3), frames(4, 4)]);
+    await until(() => got.length === 1, 'the message');
+    expect(got).toEqual([frames(1, 1) + frames(2, 3) + frames(4, 4)]);
+    expect(parts).toEqual([publishes.map((p) => p.byteLength)]);
     expect(link.cursor).toBe(4);
     link.dispose();
   });

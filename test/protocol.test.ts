@@ -1,7 +1,7 @@
 // src/protocol.ts directly: the versioned messages between the edge Worker and the channel
 // object (issue 8, "Versioned messages"). Each side refuses what it does not understand.
 import { describe, expect, it } from 'vitest';
-import { MORE, PING, PROTOCOL_VERSION, attachUrl, decodeMessage, encodeMessage, parseRequest } from '../src/protocol';
+import { MORE, PING, PROTOCOL_VERSION, RELAY_KEY, attachUrl, countMessage, decodeMessage, encodeMessage, parseRequest } from '../src/protocol';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -9,15 +9,17 @@ describe('object → Worker messages', () => {
   it('round-trips every kind with its ids, gap flag and the very payload bytes', () => {
     for (const kind of ['replay', 'caught_up', 'close'] as const) {
       const payload = bytes('id: 42\ndata: é\n\n');
-      const decoded = decodeMessage(encodeMessage({ kind, gap: kind === 'replay', after: 41, last: 42 }, [payload]));
-      expect(decoded).toEqual({ ok: true, kind, gap: kind === 'replay', after: 41, last: 42, parts: [], payload });
+      const wire = encodeMessage({ kind, gap: kind === 'replay', after: 41, last: 42 }, [payload]);
+      // `wire`: the very buffer it came in, which a relay forwards as it is.
+      expect(decodeMessage(wire)).toEqual({ ok: true, kind, gap: kind === 'replay', after: 41, last: 42, parts: [], payload, wire });
     }
   });
 
   it('carries the size of each publish of a live message, and their bytes joined', () => {
     const publishes = [bytes('id: 5\ndata: a\n\n'), bytes('id: 6\ndata: b\n\nid: 7\ndata: c\n\n')];
-    const decoded = decodeMessage(encodeMessage({ kind: 'events', gap: false, after: 4, last: 7 }, publishes));
-    expect(decoded).toEqual({
+    const wire = encodeMessage({ kind: 'events', gap: false, after: 4, last: 7 }, publishes);
+    expect(decodeMessage(wire)).toEqual({
+      wire,
       ok: true,
       kind: 'events',
       gap: false,
@@ -68,6 +70,10 @@ describe('Worker → object messages', () => {
     expect(parseRequest(MORE)).toEqual({ ok: true, type: 'more' });
   });
 
+  it("takes a relay's count (whether the socket may send one is the object's call)", () => {
+    expect(parseRequest(countMessage(1000))).toEqual({ ok: true, type: 'count', n: 1000 });
+  });
+
   it.each([
     ['binary', new ArrayBuffer(4), /binary/],
     ['not JSON', 'more please', /not JSON/],
@@ -78,6 +84,9 @@ describe('Worker → object messages', () => {
     ['an unknown type', '{"v":1,"type":"subscribe"}', /unknown message type "subscribe"/],
     // The keep-alive is answered by the runtime; reaching the object, it is not a request.
     ['a ping', PING, /unknown message type "ping"/],
+    ['a count that is not a whole number', '{"v":1,"type":"count","n":1.5}', /a count must be a whole number/],
+    ['a negative count', '{"v":1,"type":"count","n":-1}', /a count must be a whole number/],
+    ['a count without n', '{"v":1,"type":"count"}', /a count must be a whole number/],
   ])('refuses %s', (_, message, reason) => {
     const parsed = parseRequest(message);
     expect(parsed.ok).toBe(false);
@@ -91,4 +100,16 @@ describe('attachUrl', () => {
     expect(attachUrl(0)).toBe('https://channel.herald/attach?v=1&after=0');
     expect(attachUrl(41)).toBe('https://channel.herald/attach?v=1&after=41');
   });
+
+  it("says where a subscriber is, which relay attaches and with how many, and which relay a Worker means", () => {
+    expect(attachUrl(3, { as: 'subscriber', region: 'weur' })).toBe('https://channel.herald/attach?v=1&after=3&region=weur');
+    expect(attachUrl(3, { as: 'subscriber', region: 'weur', full: 'weur.0' })).toBe('https://channel.herald/attach?v=1&after=3&region=weur&full=weur.0');
+    expect(attachUrl(null, { as: 'relay', key: 'apac.2', count: 17 })).toBe('https://channel.herald/attach?v=1&key=apac.2&count=17&as=relay');
+    expect(attachUrl(9, { as: 'relayed', channel: 'scores', key: 'apac.2' })).toBe('https://channel.herald/attach?v=1&after=9&channel=scores&key=apac.2&as=relayed');
+  });
+});
+
+describe('RELAY_KEY', () => {
+  it.each(['wnam.0', 'enam.12', 'me.9999999'])('takes %s', (key) => expect(RELAY_KEY.test(key)).toBe(true));
+  it.each(['weur', 'weur.', 'weur.01', 'mars.0', 'weur.0/x', ' weur.0', 'weur.-1', 'me.10000000'])('refuses %j', (key) => expect(RELAY_KEY.test(key)).toBe(false));
 });
