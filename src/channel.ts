@@ -19,11 +19,12 @@ import {
   RELAY_HEADER,
   RELAY_KEY,
   RELAY_STATUS,
+  REMEMBER_HEADER,
   VERSION_HEADER,
   encodeMessage,
   parseRequest,
 } from './protocol';
-import { DEFAULT_REGION, isRegion } from './region';
+import { DEFAULT_REGION, REGIONS, isRegion } from './region';
 import type { Relay } from './relay';
 import { Sockets, type RelayPeer } from './sockets';
 import { closeQuietly, sendQuietly } from './ws';
@@ -94,6 +95,8 @@ const REPLAY_BATCH = 100;
  * out at once. The timer exists only while a window is open, never between events.
  */
 export const COALESCE_MS = 10;
+/** How long a Worker may send a region's new subscribers straight to the relay named (route.ts). */
+export const REMEMBER_SECONDS = 30;
 /** A JSON history page stops past this many bytes of data (RPC results are limited to 32 MiB). */
 const HISTORY_PAGE_BYTES = 4 * 1024 * 1024;
 
@@ -172,17 +175,25 @@ export class Channel extends DurableObject<Env> {
     }
     const full = url.searchParams.get('full');
     if (full !== null && RELAY_KEY.test(full)) this.#placement.refused(full);
-    if (this.#sockets.subscribers + this.#placement.pending >= this.#config.maxSubscribers) {
-      return errorResponse('channel_full', `This channel has ${this.#config.maxSubscribers} subscribers, its limit (MAX_SUBSCRIBERS).`);
+    const reported = new Map<string, number>();
+    for (const relay of this.#sockets.relays.values()) reported.set(relay.key, relay.count);
+    const { maxSubscribers, relaySize } = this.#config;
+    const now = Date.now();
+    const room = maxSubscribers - this.#sockets.direct - this.#placement.bound(reported, relaySize, now);
+    if (room <= 0) {
+      return errorResponse('channel_full', `This channel has ${maxSubscribers} subscribers, its limit (MAX_SUBSCRIBERS).`);
     }
     if (this.#sockets.direct < this.#config.relayAfter) return this.#accept(after);
     const region = url.searchParams.get('region') ?? DEFAULT_REGION;
-    const reported = (key: string) => {
-      const ws = this.#sockets.relay(key);
-      return ws ? this.#sockets.relays.get(ws)!.count : 0;
-    };
-    const key = this.#placement.place(isRegion(region) ? region : DEFAULT_REGION, reported, this.#config.relaySize);
-    return new Response(null, { status: RELAY_STATUS, headers: { [VERSION_HEADER]: String(PROTOCOL_VERSION), [RELAY_HEADER]: key } });
+    const key = this.#placement.place(isRegion(region) ? region : DEFAULT_REGION, (k) => reported.get(k) ?? 0, relaySize);
+    const headers: Record<string, string> = { [VERSION_HEADER]: String(PROTOCOL_VERSION), [RELAY_HEADER]: key };
+    // Workers may skip the root for a while only with room for every region's relay to
+    // fill: that relay then counts as full here until they must ask again (placement.ts).
+    if (room >= (REGIONS.length + 1) * relaySize) {
+      this.#placement.remember(key, now + REMEMBER_SECONDS * 1000);
+      headers[REMEMBER_HEADER] = String(REMEMBER_SECONDS);
+    }
+    return new Response(null, { status: RELAY_STATUS, headers });
   }
 
   /** Takes a subscriber's socket, or a relay's, live or replaying from `after`. */

@@ -16,6 +16,7 @@ import {
   RELAY_HEADER,
   RELAY_KEY,
   RELAY_STATUS,
+  REMEMBER_HEADER,
   VERSION_HEADER,
   attachUrl,
   decodeMessage,
@@ -76,7 +77,7 @@ export type Attached =
   | { kind: 'unavailable' };
 
 /** What one attach request got: also, from a root, the relay to go to instead. */
-export type AttachResult = Attached | { kind: 'relay'; key: string };
+export type AttachResult = Attached | { kind: 'relay'; key: string; rememberMs: number };
 
 /** How a link attaches again: to the root, or through the relay that serves it (route.ts). */
 export type Attacher = (after: number) => Promise<Attached>;
@@ -94,7 +95,10 @@ export async function attach(stub: ChannelStub, after: number | null, params?: A
     return { kind: 'unavailable' };
   }
   const relay = res.headers.get(RELAY_HEADER);
-  if (res.status === RELAY_STATUS && relay !== null && RELAY_KEY.test(relay)) return { kind: 'relay', key: relay };
+  if (res.status === RELAY_STATUS && relay !== null && RELAY_KEY.test(relay)) {
+    const seconds = Number(res.headers.get(REMEMBER_HEADER) ?? 0);
+    return { kind: 'relay', key: relay, rememberMs: Number.isSafeInteger(seconds) && seconds > 0 ? seconds * 1000 : 0 };
+  }
   const socket = res.webSocket;
   const lastId = Number(res.headers.get(LAST_ID_HEADER));
   if (res.status === 101 && socket && res.headers.get(VERSION_HEADER) === String(PROTOCOL_VERSION) && Number.isSafeInteger(lastId)) {

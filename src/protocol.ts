@@ -47,6 +47,11 @@ export const LAST_ID_HEADER = 'X-Herald-Last-Id';
 /** A root's answer to an attach it does not serve itself: "go to the relay named in the header". */
 export const RELAY_STATUS = 307;
 export const RELAY_HEADER = 'X-Herald-Relay';
+/**
+ * With a relay answer: for how many seconds the Worker may send this channel's next
+ * subscribers from the same region straight to that relay. Absent: ask the root each time.
+ */
+export const REMEMBER_HEADER = 'X-Herald-Remember';
 
 /** Close code for a message the other side does not understand (4000–4999 are the application's). */
 export const CLOSE_PROTOCOL = 4400;

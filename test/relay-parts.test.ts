@@ -37,7 +37,7 @@ describe('Placement', () => {
     const placement = new Placement();
     expect(Array.from({ length: 5 }, () => placement.place('weur', none, 2))).toEqual(['weur.0', 'weur.0', 'weur.1', 'weur.1', 'weur.2']);
     expect(placement.place('apac', none, 2)).toBe('apac.0');
-    expect(placement.pending).toBe(6);
+    expect(placement.bound(new Map(), 2, 0)).toBe(6);
   });
 
   it('counts what a relay reported plus what it sent since; a report replaces what was sent', () => {
@@ -49,7 +49,16 @@ describe('Placement', () => {
     reported.set('weur.0', 998);
     placement.reported('weur.0');
     expect(placement.place('weur', counts, 1000)).toBe('weur.0');
-    expect(placement.pending).toBe(2);
+    expect(placement.bound(reported, 1000, 0)).toBe(998 + 1 + 1);
+  });
+
+  it('counts a relay Workers may remember as full towards MAX_SUBSCRIBERS, until that expires', () => {
+    const placement = new Placement();
+    const reported = new Map([['weur.0', 3]]);
+    expect(placement.place('weur', (k) => reported.get(k) ?? 0, 10)).toBe('weur.0');
+    placement.remember('weur.0', 1000);
+    expect(placement.bound(reported, 10, 999)).toBe(10);
+    expect(placement.bound(reported, 10, 1000)).toBe(4);
   });
 
   it('sends nobody more to a relay that refused one as full, until it reports again', () => {

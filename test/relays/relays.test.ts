@@ -1,6 +1,6 @@
 // Issue 9, relays: past RELAY_AFTER, a channel's subscribers are served by relay objects of
 // RELAY_SIZE near them (docs/api.md, "Relays"). This project sets RELAY_AFTER=1,
-// RELAY_SIZE=2, HEARTBEAT_SECONDS=1, MAX_SUBSCRIBERS=12, MAX_BUFFERED_BYTES=65536,
+// RELAY_SIZE=2, HEARTBEAT_SECONDS=1, MAX_SUBSCRIBERS=30, MAX_BUFFERED_BYTES=65536,
 // HISTORY_MAX_EVENTS=50 (vitest.config.ts). Requests here carry no `cf`, so every
 // subscriber is in the default region, enam: the first relays are enam.0, enam.1…
 // What must hold is API.md's "Subscribe" (ids, order, resume, gap, close, 204) for every
@@ -157,12 +157,24 @@ describe('capacity', () => {
 
   it('answers channel_full past MAX_SUBSCRIBERS, counting the relays', async () => {
     const channel = uniqueChannel();
-    const streams = await subscribers(channel, 12);
-    await eventually(async () => (await info(channel)).subscribers === 12, REPORT_MS + 3000, 'twelve counted');
+    const streams = await subscribers(channel, 30);
+    await eventually(async () => (await info(channel)).subscribers === 30, REPORT_MS + 3000, 'thirty counted');
     const refused = await hub(`/v1/channels/${channel}/events`);
     expect(refused.status).toBe(200);
     expect(await refused.text()).toBe('retry: 10000\n: channel_full\n\n');
     await closeAll(streams);
+  });
+
+  it("sends a region's next subscribers straight to the relay the root named, for a while: even to one with a direct place free again", async () => {
+    const channel = uniqueChannel();
+    const [direct, relayed] = await subscribers(channel, 2);
+    await direct!.close();
+    await eventually(async () => (await info(channel)).subscribers === 1, 5000, 'the direct place to free');
+    const [next] = await subscribers(channel, 1);
+    // Far from MAX_SUBSCRIBERS (30 here, and 9 regions × RELAY_SIZE 2 = 18 of room needed),
+    // the Worker remembered enam.0 for REMEMBER_SECONDS and did not ask the root.
+    expect(await served(channel, 'enam.0')).toBe(2);
+    await closeAll([relayed!, next!]);
   });
 
   it('a relay with no subscribers lets go of the root: relays drops to 0', async () => {
@@ -188,6 +200,26 @@ describe('failures', () => {
     // Workers re-attach within a jittered second or two, relays to the root within ~5 s.
     for (const s of streams) await s.until((t) => t.includes('id: 6\n'), 20_000, 'the events after the abort');
     for (const s of streams) expect(ids(s)).toEqual([1, 2, 3, 4, 5, 6]);
+    await closeAll(streams);
+  });
+
+  it.each([
+    ['a relay', (channel: string) => relayOf(channel, 'enam.0')],
+    ['the root', rootOf],
+  ])('delivers every event once, in order, when %s alone restarts', async (_, stubOf) => {
+    const channel = uniqueChannel();
+    const streams = await subscribers(channel, 4);
+    await publishIds(channel, 'a');
+    for (const s of streams) await s.until((t) => t.includes('id: 1\n'));
+    // ctx.abort(): the object's instance is reset, its sockets closed, as on a crash.
+    await runInDurableObject(stubOf(channel), (_instance, state) => state.abort('test: restart')).catch(() => {});
+    for (let i = 0; i < 4; i++) await publishIds(channel, `b${i}`);
+    for (const s of streams) await s.until((t) => t.includes('id: 5\n'), 20_000, 'the events after the restart');
+    await publishIds(channel, 'c');
+    for (const s of streams) {
+      await s.until((t) => t.includes('id: 6\n'));
+      expect(ids(s)).toEqual([1, 2, 3, 4, 5, 6]);
+    }
     await closeAll(streams);
   });
 
