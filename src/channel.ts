@@ -450,6 +450,8 @@ export class Channel extends DurableObject<Env> {
    * The publishes of one window encoded once, as one message, sent to every live socket;
    * none is awaited and none can delay another (outgoing WebSocket messages are queued by
    * the runtime, and slow subscribers are cut at the edge, where their streams are).
+   * Relays first: each has a thousand subscribers waiting behind it and a longer way to go
+   * (docs/scale.md).
    */
   #broadcast(publishes: readonly (readonly StoredEvent[])[]): void {
     const sockets = this.#sockets.all;
@@ -457,8 +459,12 @@ export class Channel extends DurableObject<Env> {
     const after = publishes[0]![0]!.id - 1;
     const last = publishes.at(-1)!.at(-1)!.id;
     const message = encodeMessage({ kind: 'events', gap: false, after, last }, publishes.map(encodeEvents));
+    const relays = this.#sockets.relays;
+    for (const ws of relays.keys()) {
+      if (sockets.get(ws)?.mode === 'live' && !sendQuietly(ws, message)) this.#sockets.delete(ws);
+    }
     for (const [ws, state] of sockets) {
-      if (state.mode === 'live' && !sendQuietly(ws, message)) this.#sockets.delete(ws);
+      if (state.mode === 'live' && !relays.has(ws) && !sendQuietly(ws, message)) this.#sockets.delete(ws);
     }
   }
 }
