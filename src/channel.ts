@@ -97,6 +97,8 @@ const REPLAY_BATCH = 100;
 export const COALESCE_MS = 10;
 /** How long a Worker may send a region's new subscribers straight to the relay named (route.ts). */
 export const REMEMBER_SECONDS = 30;
+/** Where the root keeps what Workers may remember (placement.ts). */
+const GRANTS_KEY = 'placement-grants';
 /** A JSON history page stops past this many bytes of data (RPC results are limited to 32 MiB). */
 const HISTORY_PAGE_BYTES = 4 * 1024 * 1024;
 
@@ -122,6 +124,8 @@ export class Channel extends DurableObject<Env> {
   #lastBroadcast = 0;
   /** Where subscribers past RELAY_AFTER go; in memory only: relays enforce their own size. */
   readonly #placement = new Placement();
+  /** The placement's grants were read back from storage (once per instance, on the first attach). */
+  #grantsRead = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -158,6 +162,10 @@ export class Channel extends DurableObject<Env> {
       return errorResponse('forbidden', 'herald: a relay attaches with its key and count.');
     }
     if (as !== 'relay' && as !== 'subscriber') return errorResponse('forbidden', `herald: the channel takes no '${as}' attach.`);
+    if (!this.#grantsRead) {
+      this.#placement.restore(await this.ctx.storage.get<Record<string, number>>(GRANTS_KEY), Date.now());
+      this.#grantsRead = true;
+    }
     if (this.#log.closed) return new Response(null, { status: 204 });
     // Every stored event reaches the live sockets before a new socket reads the log: what
     // it replays is then never sent to it again as live.
@@ -170,8 +178,8 @@ export class Channel extends DurableObject<Env> {
         this.#sockets.delete(old);
         closeQuietly(old, 1000, 'herald: replaced by the relay');
       }
-      this.#placement.reported(relayKey!);
-      return this.#accept(after, { key: relayKey!, count: Number(url.searchParams.get('count')) });
+      this.#placement.reported(relayKey!, Date.now());
+      return this.#accept(after, { key: relayKey!, count: Number(url.searchParams.get('count')), since: Date.now() });
     }
     const full = url.searchParams.get('full');
     if (full !== null && RELAY_KEY.test(full)) this.#placement.refused(full);
@@ -185,12 +193,15 @@ export class Channel extends DurableObject<Env> {
     }
     if (this.#sockets.direct < this.#config.relayAfter) return this.#accept(after);
     const region = url.searchParams.get('region') ?? DEFAULT_REGION;
-    const key = this.#placement.place(isRegion(region) ? region : DEFAULT_REGION, (k) => reported.get(k) ?? 0, relaySize);
+    const key = this.#placement.place(isRegion(region) ? region : DEFAULT_REGION, (k) => reported.get(k) ?? 0, relaySize, now);
     const headers: Record<string, string> = { [VERSION_HEADER]: String(PROTOCOL_VERSION), [RELAY_HEADER]: key };
     // Workers may skip the root for a while only with room for every region's relay to
     // fill: that relay then counts as full here until they must ask again (placement.ts).
     if (room >= (REGIONS.length + 1) * relaySize) {
-      this.#placement.remember(key, now + REMEMBER_SECONDS * 1000);
+      if (this.#placement.remember(key, now + REMEMBER_SECONDS * 1000)) {
+        // Kept in storage: a root that hibernates meanwhile still counts the relay as full.
+        this.ctx.storage.put(GRANTS_KEY, this.#placement.grants).catch(() => {});
+      }
       headers[REMEMBER_HEADER] = String(REMEMBER_SECONDS);
     }
     return new Response(null, { status: RELAY_STATUS, headers });
@@ -230,7 +241,7 @@ export class Channel extends DurableObject<Env> {
         return;
       }
       this.#sockets.report(ws, request.n);
-      this.#placement.reported(relay.key);
+      this.#placement.reported(relay.key, Date.now());
       return;
     }
     const state = this.#sockets.get(ws);
@@ -241,12 +252,19 @@ export class Channel extends DurableObject<Env> {
   }
 
   override webSocketClose(ws: WebSocket): void {
-    this.#sockets.delete(ws);
+    this.#let(ws);
     // Complete the closing handshake (a no-op where the runtime already answered it).
     closeQuietly(ws, 1000, 'herald: closed');
   }
 
   override webSocketError(ws: WebSocket): void {
+    this.#let(ws);
+  }
+
+  /** Lets a socket go; a relay's subscribers still count while it comes back. */
+  #let(ws: WebSocket): void {
+    const relay = this.#sockets.relays.get(ws);
+    if (relay) this.#placement.left(relay.key, relay.count, Date.now());
     this.#sockets.delete(ws);
   }
 
@@ -297,8 +315,10 @@ export class Channel extends DurableObject<Env> {
       read++;
     }
     if (read === REPLAY_BATCH && from < until) more = true;
-    // After a gap with nothing retained, the client has all there is up to the last id.
-    const last = read > 0 ? from : gap ? Math.min(this.#log.lastId, until) : cursor;
+    // Nothing read: the client has all there is up to the last id, after a gap or from 0
+    // (which asks for whatever is retained, and so never gets a gap) when all expired.
+    const upTo = Math.min(this.#log.lastId, until);
+    const last = read > 0 ? from : gap ? upTo : Math.max(cursor, upTo);
     return { parts, gap, last, more };
   }
 

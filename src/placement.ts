@@ -1,39 +1,60 @@
 /**
  * Where the root sends a subscriber it does not serve itself: the first relay of the
  * subscriber's region that has room, by what the relays last reported plus what the root
- * has sent them since. The estimate only aims: each relay refuses past RELAY_SIZE itself,
- * and a Worker it refuses comes back to the root saying so (route.ts).
+ * has sent them since. The aim only aims: each relay refuses past RELAY_SIZE itself, and a
+ * Worker it refuses comes back to the root saying so (route.ts).
  *
- * A relay the root lets Workers remember (send subscribers straight to, for a while) may
- * fill up without the root hearing of each: until that expires, it counts as full towards
- * MAX_SUBSCRIBERS, so that no subscriber is ever let in past it.
+ * What counts towards MAX_SUBSCRIBERS ({@link Placement.bound}) leans the other way, so
+ * that nobody is let in past it: a relay counts with what it reported plus everyone sent
+ * to it since shortly before its last report (whether or not the report has them yet); a relay whose
+ * socket just closed keeps its last count while it comes back; and a relay that Workers
+ * may remember (send subscribers straight to, for a while) counts as full until that
+ * expires. Those grants are kept in storage ({@link Placement.grants}), so a root that
+ * hibernates or restarts meanwhile still counts them.
  */
 import type { Region } from './region';
+
+/**
+ * A subscriber sent to a relay counts towards the bound on its own until the relay reports
+ * this long after it was sent (by then the report has it, or it never came).
+ */
+export const SENT_HOLD_MS = 1000;
+/** How long a relay whose socket closed keeps its last count: its re-attach window and more. */
+export const LEFT_HOLD_MS = 60_000;
 
 export class Placement {
   /** Subscribers sent to each relay since its last report. */
   readonly #sent = new Map<string, number>();
+  /** When each subscriber not yet surely in its relay's report was sent, and where. */
+  #recent: { key: string; at: number }[] = [];
+  /** When each relay last reported (or attached, saying its count). */
+  readonly #reportedAt = new Map<string, number>();
   /** Relays that refused a subscriber as full since their last report. */
   readonly #full = new Set<string>();
+  /** Relays whose socket closed: their last count, until the time given. */
+  readonly #left = new Map<string, { count: number; until: number }>();
   /** Relays Workers may send subscribers to without asking, until the time given. */
   readonly #remembered = new Map<string, number>();
 
   /** The key of the relay for the next subscriber from `region`; counts it as sent there. */
-  place(region: Region, reported: (key: string) => number, size: number): string {
+  place(region: Region, reported: (key: string) => number, size: number, now: number): string {
     for (let n = 0; ; n++) {
       const key = `${region}.${n}`;
       const sent = this.#sent.get(key) ?? 0;
       if (!this.#full.has(key) && reported(key) + sent < size) {
         this.#sent.set(key, sent + 1);
+        this.#recent.push({ key, at: now });
         return key;
       }
     }
   }
 
-  /** The relay reported its count, which includes whoever it took since. */
-  reported(key: string): void {
+  /** The relay attached or reported its count, which includes whoever it took since. */
+  reported(key: string, now: number): void {
+    this.#reportedAt.set(key, now);
     this.#sent.delete(key);
     this.#full.delete(key);
+    this.#left.delete(key);
   }
 
   /** The relay refused a subscriber as full: nobody more goes there until it reports. */
@@ -42,20 +63,43 @@ export class Placement {
     this.#full.add(key);
   }
 
-  /** Workers may send subscribers straight to `key` until `until` (ms since the epoch). */
-  remember(key: string, until: number): void {
-    this.#remembered.set(key, Math.max(until, this.#remembered.get(key) ?? 0));
+  /** The relay's socket closed: its subscribers still count while it comes back. */
+  left(key: string, count: number, now: number): void {
+    this.#left.set(key, { count, until: now + LEFT_HOLD_MS });
   }
 
   /**
-   * The most subscribers the relays can hold now: each by its report plus what was sent to
-   * it since, or, while Workers may remember it, all of `size`.
+   * Workers may send subscribers straight to `key` until `until` (ms since the epoch).
+   * True when that extends what the root had stored by enough to store it again.
    */
+  remember(key: string, until: number): boolean {
+    const had = this.#remembered.get(key) ?? 0;
+    if (until <= had) return false;
+    this.#remembered.set(key, until);
+    return until > had + SENT_HOLD_MS;
+  }
+
+  /** The grants to keep in storage, and to take back from it after a restart. */
+  get grants(): Record<string, number> {
+    return Object.fromEntries(this.#remembered);
+  }
+
+  restore(grants: Record<string, number> | undefined, now: number): void {
+    for (const [key, until] of Object.entries(grants ?? {})) {
+      if (typeof until === 'number' && until > now && until > (this.#remembered.get(key) ?? 0)) this.#remembered.set(key, until);
+    }
+  }
+
+  /** The most subscribers the relays may hold now, or within the next moments. */
   bound(reported: ReadonlyMap<string, number>, size: number, now: number): number {
-    let n = 0;
     for (const [key, until] of this.#remembered) if (until <= now) this.#remembered.delete(key);
-    for (const key of new Set([...reported.keys(), ...this.#sent.keys(), ...this.#remembered.keys()])) {
-      const known = (reported.get(key) ?? 0) + (this.#sent.get(key) ?? 0);
+    for (const [key, left] of this.#left) if (left.until <= now) this.#left.delete(key);
+    this.#recent = this.#recent.filter((r) => r.at > (this.#reportedAt.get(r.key) ?? 0) - SENT_HOLD_MS);
+    const recent = new Map<string, number>();
+    for (const { key } of this.#recent) recent.set(key, (recent.get(key) ?? 0) + 1);
+    let n = 0;
+    for (const key of new Set([...reported.keys(), ...recent.keys(), ...this.#left.keys(), ...this.#remembered.keys()])) {
+      const known = (reported.get(key) ?? this.#left.get(key)?.count ?? 0) + (recent.get(key) ?? 0);
       n += this.#remembered.has(key) ? Math.max(known, size) : known;
     }
     return n;

@@ -179,7 +179,7 @@ export class Relay extends DurableObject<Env> {
     const { after, last, gap } = message;
     // A replay step from the root (after a re-attach) goes to live subscribers as a live message.
     const wire = message.kind === 'events' ? message.wire : encodeMessage({ kind: 'events', gap, after, last }, [message.payload]);
-    if (last > after) this.#tail.push({ after, last, payload: message.payload, wire });
+    if (last > after) this.#tail.push({ after, last, gap, payload: message.payload, wire });
     for (const [ws, sub] of this.#subscribers) {
       if (sub.mode === 'live') {
         if (!sendQuietly(ws, wire)) this.#drop(ws);
@@ -202,7 +202,7 @@ export class Relay extends DurableObject<Env> {
     const cursor = sub.cursor;
     if (cursor === root.cursor) return this.#send(ws, cursor, cursor, false, []);
     const fromTail = this.#tail.after(cursor, REPLAY_STEP_BYTES);
-    if (fromTail) return this.#send(ws, cursor, fromTail.last, false, fromTail.payloads);
+    if (fromTail) return this.#send(ws, cursor, fromTail.last, fromTail.gap, fromTail.payloads);
     sub.reading = true;
     void this.#readRoot(ws, cursor, root.cursor);
   }
@@ -218,10 +218,13 @@ export class Relay extends DurableObject<Env> {
     }
     const sub = this.#subscribers.get(ws);
     if (sub?.mode !== 'replaying' || sub.cursor !== cursor || this.#root === null) return;
+    sub.reading = false;
     switch (read.kind) {
       case 'closed':
         return this.#drop(ws, CLOSE_DELETED, 'herald: channel deleted');
       case 'ahead':
+        // The relay may have got there while the read was on its way: then serve it now.
+        if (cursor <= this.#root.cursor) return this.#step(ws);
         this.#subscribers.set(ws, { mode: 'waiting', cursor });
         return;
       case 'step':
@@ -274,8 +277,10 @@ export class Relay extends DurableObject<Env> {
     this.#report ??= setTimeout(() => {
       this.#report = undefined;
       const count = this.#subscribers.size;
-      // Not sent while re-attaching: the re-attach says the count itself.
-      if (count !== this.#reported && this.#root?.notify(countMessage(count))) this.#reported = count;
+      if (count === this.#reported || this.#root === null) return;
+      // While re-attaching, the socket is down: try again (the re-attach also says the count).
+      if (this.#root.notify(countMessage(count))) this.#reported = count;
+      else this.#changed();
     }, REPORT_MS);
     clearTimeout(this.#linger);
     this.#linger = this.#subscribers.size === 0 ? setTimeout(() => this.#shutDown(), LINGER_MS) : undefined;

@@ -17,6 +17,8 @@ export type SocketState = { mode: 'live' } | { mode: 'replaying'; cursor: number
 export interface RelayPeer {
   key: string;
   count: number;
+  /** When it attached: of two sockets of one relay (an old one still closing), the newer is the relay's. */
+  since: number;
 }
 
 /** What a socket's attachment holds; `cursor: null` once it is live. */
@@ -50,12 +52,29 @@ export class Sockets {
           ws.close(4400, 'herald: unknown socket state, re-attach');
           continue;
         }
+        if (att.relay) {
+          // A relay's socket that is still closing, or replaced since: not the relay's any more.
+          if (ws.readyState !== WebSocket.OPEN) continue;
+          const other = this.#byKey(att.relay.key);
+          const older = other && this.#relays.get(other)!.since >= att.relay.since ? ws : other;
+          if (older) {
+            older.close(1000, 'herald: replaced by the relay');
+            cache.delete(older);
+            this.#relays.delete(older);
+            if (older === ws) continue;
+          }
+          this.#relays.set(ws, att.relay);
+        }
         cache.set(ws, att.cursor === null ? { mode: 'live' } : { mode: 'replaying', cursor: att.cursor });
-        if (att.relay) this.#relays.set(ws, att.relay);
       }
     }
     this.#cache = cache;
     return cache;
+  }
+
+  #byKey(key: string): WebSocket | undefined {
+    for (const [ws, relay] of this.#relays) if (relay.key === key) return ws;
+    return undefined;
   }
 
   /** The relays' sockets, each with what it last reported. */
@@ -112,8 +131,8 @@ export class Sockets {
 
   /** The socket of the relay with this key, if it is attached. */
   relay(key: string): WebSocket | undefined {
-    for (const [ws, relay] of this.relays) if (relay.key === key) return ws;
-    return undefined;
+    void this.all;
+    return this.#byKey(key);
   }
 
   delete(ws: WebSocket): void {

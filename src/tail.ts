@@ -11,6 +11,8 @@ export interface TailEntry {
   after: number;
   /** The id of its last event. */
   last: number;
+  /** Its payload starts with a `gap` event (protocol.ts). */
+  gap: boolean;
   /** Its SSE bytes, as the subscriber gets them. */
   payload: Uint8Array;
   /** The entry as a live message (protocol.ts), sent as is to every live subscriber. */
@@ -46,7 +48,7 @@ export class Tail {
    * The entries after `cursor`, up to `maxBytes` of payload (at least one entry), when one
    * begins at `cursor`; null otherwise (the relay asks the root's log).
    */
-  after(cursor: number, maxBytes: number): { payloads: Uint8Array[]; last: number } | null {
+  after(cursor: number, maxBytes: number): { payloads: Uint8Array[]; last: number; gap: boolean } | null {
     const entries = this.#entries;
     let lo = 0;
     let hi = entries.length - 1;
@@ -65,7 +67,7 @@ export class Tail {
           size += entry.payload.byteLength;
           last = entry.last;
         }
-        return { payloads, last };
+        return { payloads, last, gap: entries[mid]!.gap };
       }
       if (after < cursor) lo = mid + 1;
       else hi = mid - 1;

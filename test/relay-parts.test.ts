@@ -2,7 +2,7 @@
 // location hints, docs/api.md "Relays"), which relay the root sends it to, and the relay's
 // tail of recent messages that serves a resuming subscriber near it.
 import { describe, expect, it } from 'vitest';
-import { Placement } from '../src/placement';
+import { LEFT_HOLD_MS, Placement, SENT_HOLD_MS } from '../src/placement';
 import { DEFAULT_REGION, regionOf } from '../src/region';
 import { Tail, type TailEntry } from '../src/tail';
 
@@ -35,38 +35,64 @@ describe('Placement', () => {
 
   it('fills the first relay of a region, then the next, by what it sent since the reports', () => {
     const placement = new Placement();
-    expect(Array.from({ length: 5 }, () => placement.place('weur', none, 2))).toEqual(['weur.0', 'weur.0', 'weur.1', 'weur.1', 'weur.2']);
-    expect(placement.place('apac', none, 2)).toBe('apac.0');
+    expect(Array.from({ length: 5 }, () => placement.place('weur', none, 2, 0))).toEqual(['weur.0', 'weur.0', 'weur.1', 'weur.1', 'weur.2']);
+    expect(placement.place('apac', none, 2, 0)).toBe('apac.0');
     expect(placement.bound(new Map(), 2, 0)).toBe(6);
   });
 
-  it('counts what a relay reported plus what it sent since; a report replaces what was sent', () => {
+  it('aims by what a relay reported plus what was sent since; a report replaces what was sent', () => {
     const placement = new Placement();
     const reported = new Map([['weur.0', 999]]);
     const counts = (key: string) => reported.get(key) ?? 0;
-    expect(placement.place('weur', counts, 1000)).toBe('weur.0');
-    expect(placement.place('weur', counts, 1000)).toBe('weur.1');
+    expect(placement.place('weur', counts, 1000, 0)).toBe('weur.0');
+    expect(placement.place('weur', counts, 1000, 0)).toBe('weur.1');
     reported.set('weur.0', 998);
-    placement.reported('weur.0');
-    expect(placement.place('weur', counts, 1000)).toBe('weur.0');
-    expect(placement.bound(reported, 1000, 0)).toBe(998 + 1 + 1);
+    placement.reported('weur.0', 0);
+    expect(placement.place('weur', counts, 1000, 0)).toBe('weur.0');
   });
 
-  it('counts a relay Workers may remember as full towards MAX_SUBSCRIBERS, until that expires', () => {
+  it('bounds by the reports plus everyone sent since SENT_HOLD_MS before the last report', () => {
+    const placement = new Placement();
+    const reported = new Map([['weur.0', 10]]);
+    placement.place('weur', (k) => reported.get(k) ?? 0, 1000, 0);
+    expect(placement.bound(reported, 1000, 0)).toBe(11);
+    // A report right after may or may not include the one just sent: it still counts.
+    placement.reported('weur.0', SENT_HOLD_MS - 1);
+    expect(placement.bound(reported, 1000, SENT_HOLD_MS)).toBe(11);
+    // A report SENT_HOLD_MS after it was sent has it.
+    placement.reported('weur.0', SENT_HOLD_MS);
+    expect(placement.bound(reported, 1000, SENT_HOLD_MS)).toBe(10);
+  });
+
+  it("keeps a relay's last count for LEFT_HOLD_MS after its socket closes, until it attaches again", () => {
+    const placement = new Placement();
+    placement.left('weur.0', 700, 0);
+    expect(placement.bound(new Map(), 1000, LEFT_HOLD_MS - 1)).toBe(700);
+    expect(placement.bound(new Map(), 1000, LEFT_HOLD_MS)).toBe(0);
+    placement.left('weur.1', 700, 0);
+    placement.reported('weur.1', 0);
+    expect(placement.bound(new Map([['weur.1', 650]]), 1000, 1)).toBe(650);
+  });
+
+  it('counts a relay Workers may remember as full, until that expires, also after a restart (grants)', () => {
     const placement = new Placement();
     const reported = new Map([['weur.0', 3]]);
-    expect(placement.place('weur', (k) => reported.get(k) ?? 0, 10)).toBe('weur.0');
-    placement.remember('weur.0', 1000);
-    expect(placement.bound(reported, 10, 999)).toBe(10);
-    expect(placement.bound(reported, 10, 1000)).toBe(4);
+    expect(placement.remember('weur.0', 30_000)).toBe(true);
+    expect(placement.remember('weur.0', 30_001)).toBe(false);
+    expect(placement.bound(reported, 10, 29_999)).toBe(10);
+    expect(placement.bound(reported, 10, 30_001)).toBe(3);
+    const restarted = new Placement();
+    restarted.restore({ 'weur.0': 40_000, 'weur.1': 5 }, 10);
+    expect(restarted.bound(reported, 10, 10)).toBe(10);
+    expect(restarted.grants).toEqual({ 'weur.0': 40_000 });
   });
 
   it('sends nobody more to a relay that refused one as full, until it reports again', () => {
     const placement = new Placement();
     placement.refused('weur.0');
-    expect(placement.place('weur', none, 1000)).toBe('weur.1');
-    placement.reported('weur.0');
-    expect(placement.place('weur', none, 1000)).toBe('weur.0');
+    expect(placement.place('weur', none, 1000, 0)).toBe('weur.1');
+    placement.reported('weur.0', 0);
+    expect(placement.place('weur', none, 1000, 0)).toBe('weur.0');
   });
 });
 
@@ -76,13 +102,13 @@ describe('Tail', () => {
   const entry = (after: number, last: number): TailEntry => {
     let s = '';
     for (let id = after + 1; id <= last; id++) s += `id: ${id}\ndata: x\n\n`;
-    return { after, last, payload: bytes(s), wire: new ArrayBuffer(0) };
+    return { after, last, gap: false, payload: bytes(s), wire: new ArrayBuffer(0) };
   };
 
   it('serves a cursor where an entry begins, up to a byte budget (at least one entry), with the last id', () => {
     const tail = new Tail(1 << 20);
     for (const [a, l] of [[0, 1], [1, 3], [3, 4], [4, 8]] as const) tail.push(entry(a, l));
-    expect(tail.after(1, 1 << 20)).toEqual({ payloads: [entry(1, 3).payload, entry(3, 4).payload, entry(4, 8).payload], last: 8 });
+    expect(tail.after(1, 1 << 20)).toEqual({ payloads: [entry(1, 3).payload, entry(3, 4).payload, entry(4, 8).payload], last: 8, gap: false });
     const first = tail.after(1, 30)!;
     expect([text(first.payloads), first.last]).toEqual(['id: 2\ndata: x\n\nid: 3\ndata: x\n\n', 3]);
     expect(tail.after(8, 100)).toBeNull();

@@ -4,7 +4,7 @@
 import { env } from 'cloudflare:workers';
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { AUTH, Stream, hub, publish, publishIds, sleep, subscribe, uniqueChannel, within } from '../helpers';
+import { AUTH, Stream, hub, parseSse, publish, publishIds, sleep, subscribe, uniqueChannel, within } from '../helpers';
 
 const stubOf = (channel: string) => env.CHANNEL.get(env.CHANNEL.idFromName(channel));
 
@@ -113,6 +113,18 @@ describe('retention (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_SECONDS)', () => {
     await evictDurableObject(stubOf(channel));
     expect(await publishIds(channel, 'c')).toEqual(['3']);
     expect(await info(channel)).toMatchObject({ lastEventId: '3', oldestId: '3', retained: 1 });
+  });
+
+  it('takes a resume from 0 when every event has aged out as caught up: the next event comes live, once', async () => {
+    const channel = uniqueChannel();
+    await publishIds(channel, { events: [{ data: 'a' }, { data: 'b' }] });
+    await sleep(3100);
+    const stream = await subscribe(channel, { headers: { 'Last-Event-ID': '0' } });
+    await sleep(200);
+    expect(await publishIds(channel, 'c')).toEqual(['3']);
+    await stream.until((t) => t.includes('data: c'), 3000, 'the live event');
+    expect(parseSse(stream.text).events.map((e) => [e.id, e.data])).toEqual([['3', 'c']]);
+    await stream.close();
   });
 
   it('sets an alarm on publish that purges expired events and keys without any request', async () => {
