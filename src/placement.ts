@@ -1,10 +1,11 @@
 /**
  * Where the root sends a subscriber it does not serve itself: the first relay of the
- * subscriber's region that has room, by what the relays last reported plus what the root
- * has sent them since. The aim only aims: each relay refuses past RELAY_SIZE itself, and a
- * Worker it refuses comes back to the root saying so (route.ts).
+ * subscriber's region that has room, by what the relays last said they hold plus whoever
+ * the root sent them since shortly before (a relay says 0 when it first attaches, while
+ * the subscribers sent to it are still on their way). Each relay also refuses past
+ * RELAY_SIZE itself, and a Worker it refuses comes back to the root saying so (route.ts).
  *
- * What counts towards MAX_SUBSCRIBERS ({@link Placement.bound}) leans the other way, so
+ * What counts towards MAX_SUBSCRIBERS ({@link Placement.bound}) leans the same way, so
  * that nobody is let in past it: a relay counts with what it reported plus everyone sent
  * to it since shortly before its last report (whether or not the report has them yet); a relay whose
  * socket just closed keeps its last count while it comes back; and a relay that Workers
@@ -19,15 +20,15 @@ import type { Region } from './region';
  * this long after it was sent (by then the report has it, or it never came).
  */
 export const SENT_HOLD_MS = 1000;
+/** A subscriber sent this long ago is in its relay's count by now (it reports within 2 s), or never came. */
+export const SENT_FORGET_MS = 10_000;
 /** How long a relay whose socket closed keeps its last count: its re-attach window and more. */
 export const LEFT_HOLD_MS = 60_000;
 
 export class Placement {
-  /** Subscribers sent to each relay since its last report. */
-  readonly #sent = new Map<string, number>();
-  /** When each subscriber not yet surely in its relay's report was sent, and where. */
-  #recent: { key: string; at: number }[] = [];
-  /** When each relay last reported (or attached, saying its count). */
+  /** When each subscriber not yet surely in its relay's count was sent there. */
+  readonly #sent = new Map<string, number[]>();
+  /** When each relay last said its count (a report, or its attach). */
   readonly #reportedAt = new Map<string, number>();
   /** Relays that refused a subscriber as full since their last report. */
   readonly #full = new Set<string>();
@@ -40,26 +41,39 @@ export class Placement {
   place(region: Region, reported: (key: string) => number, size: number, now: number): string {
     for (let n = 0; ; n++) {
       const key = `${region}.${n}`;
-      const sent = this.#sent.get(key) ?? 0;
-      if (!this.#full.has(key) && reported(key) + sent < size) {
-        this.#sent.set(key, sent + 1);
-        this.#recent.push({ key, at: now });
+      if (!this.#full.has(key) && reported(key) + this.#pending(key, now) < size) {
+        const sent = this.#sent.get(key);
+        if (sent) sent.push(now);
+        else this.#sent.set(key, [now]);
         return key;
       }
     }
   }
 
-  /** The relay attached or reported its count, which includes whoever it took since. */
+  /**
+   * Subscribers sent to `key` that its last count may not include: those sent after
+   * {@link SENT_HOLD_MS} before it, and in the last {@link SENT_FORGET_MS}.
+   */
+  #pending(key: string, now: number): number {
+    const sent = this.#sent.get(key);
+    if (!sent) return 0;
+    const since = Math.max((this.#reportedAt.get(key) ?? 0) - SENT_HOLD_MS, now - SENT_FORGET_MS);
+    let old = 0;
+    while (old < sent.length && sent[old]! <= since) old++;
+    if (old > 0) sent.splice(0, old);
+    if (sent.length === 0) this.#sent.delete(key);
+    return sent.length;
+  }
+
+  /** The relay attached or reported its count. */
   reported(key: string, now: number): void {
     this.#reportedAt.set(key, now);
-    this.#sent.delete(key);
     this.#full.delete(key);
     this.#left.delete(key);
   }
 
   /** The relay refused a subscriber as full: nobody more goes there until it reports. */
   refused(key: string): void {
-    this.#sent.delete(key);
     this.#full.add(key);
   }
 
@@ -76,7 +90,7 @@ export class Placement {
     const had = this.#remembered.get(key) ?? 0;
     if (until <= had) return false;
     this.#remembered.set(key, until);
-    return until > had + SENT_HOLD_MS;
+    return until > had + 5000;
   }
 
   /** The grants to keep in storage, and to take back from it after a restart. */
@@ -94,12 +108,9 @@ export class Placement {
   bound(reported: ReadonlyMap<string, number>, size: number, now: number): number {
     for (const [key, until] of this.#remembered) if (until <= now) this.#remembered.delete(key);
     for (const [key, left] of this.#left) if (left.until <= now) this.#left.delete(key);
-    this.#recent = this.#recent.filter((r) => r.at > (this.#reportedAt.get(r.key) ?? 0) - SENT_HOLD_MS);
-    const recent = new Map<string, number>();
-    for (const { key } of this.#recent) recent.set(key, (recent.get(key) ?? 0) + 1);
     let n = 0;
-    for (const key of new Set([...reported.keys(), ...recent.keys(), ...this.#left.keys(), ...this.#remembered.keys()])) {
-      const known = (reported.get(key) ?? this.#left.get(key)?.count ?? 0) + (recent.get(key) ?? 0);
+    for (const key of new Set([...reported.keys(), ...this.#sent.keys(), ...this.#left.keys(), ...this.#remembered.keys()])) {
+      const known = (reported.get(key) ?? this.#left.get(key)?.count ?? 0) + this.#pending(key, now);
       n += this.#remembered.has(key) ? Math.max(known, size) : known;
     }
     return n;

@@ -2,7 +2,7 @@
 // location hints, docs/api.md "Relays"), which relay the root sends it to, and the relay's
 // tail of recent messages that serves a resuming subscriber near it.
 import { describe, expect, it } from 'vitest';
-import { LEFT_HOLD_MS, Placement, SENT_HOLD_MS } from '../src/placement';
+import { LEFT_HOLD_MS, Placement, SENT_FORGET_MS, SENT_HOLD_MS } from '../src/placement';
 import { DEFAULT_REGION, regionOf } from '../src/region';
 import { Tail, type TailEntry } from '../src/tail';
 
@@ -40,15 +40,27 @@ describe('Placement', () => {
     expect(placement.bound(new Map(), 2, 0)).toBe(6);
   });
 
-  it('aims by what a relay reported plus what was sent since; a report replaces what was sent', () => {
+  it('aims by what a relay reported plus what was sent since shortly before; a later report replaces those', () => {
     const placement = new Placement();
     const reported = new Map([['weur.0', 999]]);
     const counts = (key: string) => reported.get(key) ?? 0;
     expect(placement.place('weur', counts, 1000, 0)).toBe('weur.0');
     expect(placement.place('weur', counts, 1000, 0)).toBe('weur.1');
     reported.set('weur.0', 998);
-    placement.reported('weur.0', 0);
-    expect(placement.place('weur', counts, 1000, 0)).toBe('weur.0');
+    placement.reported('weur.0', 2000);
+    expect(placement.place('weur', counts, 1000, 2000)).toBe('weur.0');
+  });
+
+  it('keeps counting the subscribers sent to a relay that attaches saying 0 while they are on their way', () => {
+    const placement = new Placement();
+    const reported = new Map<string, number>();
+    const counts = (key: string) => reported.get(key) ?? 0;
+    expect([placement.place('weur', counts, 2, 0), placement.place('weur', counts, 2, 0)]).toEqual(['weur.0', 'weur.0']);
+    reported.set('weur.0', 0);
+    placement.reported('weur.0', 10);
+    expect(placement.place('weur', counts, 2, 20)).toBe('weur.1');
+    // Ten seconds on, a subscriber sent and never counted is taken as never come.
+    expect(placement.bound(reported, 2, SENT_FORGET_MS + 20)).toBe(0);
   });
 
   it('bounds by the reports plus everyone sent since SENT_HOLD_MS before the last report', () => {
@@ -78,6 +90,7 @@ describe('Placement', () => {
     const placement = new Placement();
     const reported = new Map([['weur.0', 3]]);
     expect(placement.remember('weur.0', 30_000)).toBe(true);
+    // Extended by a little: not worth storing again.
     expect(placement.remember('weur.0', 30_001)).toBe(false);
     expect(placement.bound(reported, 10, 29_999)).toBe(10);
     expect(placement.bound(reported, 10, 30_001)).toBe(3);
