@@ -20,6 +20,8 @@
 //   npm run bench -- --quick                       # tiny workloads, prints only
 //   npm run bench -- --targets herald-workerd,nchan --workloads 1000x200,micro --inspect none --wakeup none --runs 3
 //   (micro: publish acks, batches, replay; heap: the isolate's heap at 2,000 subscribers)
+//   npm run bench -- --suite relays                # issue 9: relays against none → docs/relays-bench.md
+//   npm run bench -- --suite relays --quick        # 20x20 and 50x20, RELAY_AFTER=RELAY_SIZE=10, prints only
 //
 // Options: --targets a,b (herald-workerd, herald-old, nchan by default; also herald-shared,
 //          herald-dev, workerd-floor, node-broadcast)
@@ -29,6 +31,12 @@
 //          --runs N (1)   --deadline-min N (default 40)   --out FILE (default docs/benchmarks.md;
 //          --quick prints only unless --out is given)   --no-micro
 //          --render FILE.json: rewrite the report from a previous run's numbers, run nothing
+//          --suite relays (issue 9): targets herald-relays and herald-norelay (the working
+//          tree as three isolates: edge, root, relays; RELAY_AFTER 30000 for norelay),
+//          workloads 1000x200, 3000x60, 9000x20, each clean and profiled, the channel info
+//          read at the end of each run; writes docs/relays-bench.md (and .json)
+//          --relay-after N, --relay-size N (with --suite relays: herald-relays' vars;
+//          1000 and 1000, or 10 and 10 with --quick)
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -36,15 +44,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machine } from './lib/proc.mjs';
+import { renderRelaysReport } from './lib/relays-report.mjs';
 import { renderReport } from './lib/report.mjs';
 import { runInspected } from './lib/inspect.mjs';
 import { runHeap, runMicro, runWakeup, runWorkload } from './lib/workload.mjs';
-import { heraldDev, heraldOld, heraldShared, heraldWorkerd, workerdFloor } from './targets/herald.mjs';
+import { heraldDev, heraldNorelay, heraldNorelayTarget, heraldOld, heraldRelays, heraldRelaysTarget, heraldShared, heraldWorkerd, workerdFloor } from './targets/herald.mjs';
 import { nchan, nchanVersion } from './targets/nchan.mjs';
 import { nodeBroadcast } from './targets/node-broadcast.mjs';
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const TARGETS = [heraldWorkerd, heraldOld, heraldShared, heraldDev, workerdFloor, nchan, nodeBroadcast];
+const TARGETS = [heraldWorkerd, heraldOld, heraldShared, heraldDev, workerdFloor, heraldRelays, heraldNorelay, nchan, nodeBroadcast];
 const DEFAULT_TARGETS = [heraldWorkerd, heraldOld, nchan];
 // Issue 8's sizes: 100, 1,000 and 9,000 subscribers (9,000 is about the most one workerd
 // holds here: two descriptors per subscriber against an open-files hard limit of 20,000).
@@ -69,9 +78,22 @@ const QUICK_WORKLOADS = [
 ];
 const QUICK_INSPECT = ['20x50'];
 const QUICK_WAKEUP = [50];
+// Issue 9 (--suite relays): the root's CPU per event from 1,000 to 9,000 subscribers, with
+// relays of 1,000 past the root's first 1,000 and without (about 200,000 deliveries each).
+const RELAYS_WORKLOADS = [
+  { name: '1000x200', subscribers: 1000, events: 200 },
+  { name: '3000x60', subscribers: 3000, events: 60 },
+  { name: '9000x20', subscribers: 9000, events: 20 },
+];
+const RELAYS_QUICK_WORKLOADS = [
+  { name: '20x20', subscribers: 20, events: 20 },
+  { name: '50x20', subscribers: 50, events: 20 },
+];
+/** After a run's last delivery, the channel info is read this much later (relays report every 2 s at most). */
+const RELAYS_INFO_AFTER_MS = 2500;
 
 function parseArgs(argv) {
-  const args = { quick: false, runs: undefined, targets: undefined, workloads: undefined, inspect: undefined, wakeup: undefined, wakeupQuiet: 12, deadlineMin: 40, out: undefined, micro: true };
+  const args = { quick: false, runs: undefined, targets: undefined, workloads: undefined, inspect: undefined, wakeup: undefined, wakeupQuiet: 12, deadlineMin: 40, out: undefined, micro: true, suite: undefined, relayAfter: undefined, relaySize: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -90,6 +112,9 @@ function parseArgs(argv) {
     else if (a.startsWith('--deadline-min')) args.deadlineMin = Number(value());
     else if (a.startsWith('--out')) args.out = value();
     else if (a.startsWith('--render')) args.render = value();
+    else if (a.startsWith('--suite')) args.suite = value();
+    else if (a.startsWith('--relay-after')) args.relayAfter = Number(value());
+    else if (a.startsWith('--relay-size')) args.relaySize = Number(value());
     else if (a === '--help' || a === '-h') {
       console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).join('\n'));
       process.exit(0);
@@ -99,7 +124,7 @@ function parseArgs(argv) {
 }
 
 function workloadFromSpec(spec) {
-  const known = [...WORKLOADS, ...MORE_WORKLOADS, ...QUICK_WORKLOADS].find((x) => x.name === spec);
+  const known = [...WORKLOADS, ...MORE_WORKLOADS, ...QUICK_WORKLOADS, ...RELAYS_WORKLOADS, ...RELAYS_QUICK_WORKLOADS].find((x) => x.name === spec);
   if (known) return known;
   const m = /^(\d+)x(\d+)(?:@(\d+))?$/.exec(spec);
   if (!m) throw new Error(`unknown workload ${spec}: use a name (${WORKLOADS.map((w) => w.name).join(', ')}), SxM, SxM@rate or micro`);
@@ -107,8 +132,21 @@ function workloadFromSpec(spec) {
 }
 
 const args = parseArgs(process.argv.slice(2));
+if (args.suite !== undefined && args.suite !== 'relays') throw new Error(`unknown suite ${args.suite}: relays`);
+const relaysSuite = args.suite === 'relays';
+for (const [option, v] of [['--relay-after', args.relayAfter], ['--relay-size', args.relaySize]]) {
+  if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= 30_000)) throw new Error(`${option}: a whole number from 0 to 30000`);
+  if (v !== undefined && !relaysSuite) throw new Error(`${option} goes with --suite relays`);
+}
 if (args.render) {
   const { info, results } = JSON.parse(await readFile(args.render, 'utf8'));
+  if (info.suite === 'relays') {
+    const report = renderRelaysReport({ info, results, targets: info.targets, workloads: info.workloads });
+    const file = args.out ?? path.join(ROOT, 'docs/relays-bench.md');
+    await writeReport(file, report);
+    console.log(`${report.summary}\nwritten to ${file}`);
+    process.exit(0);
+  }
   const known = new Map([...TARGETS, ...info.targets].map((t) => [t.name, t]));
   const report = renderReport({ info, results, targets: info.targets.map((t) => known.get(t.name)), workloads: info.workloads });
   const file = args.out ?? path.join(ROOT, 'docs/benchmarks.md');
@@ -117,18 +155,28 @@ if (args.render) {
   process.exit(0);
 }
 const runs = args.runs ?? 1;
-const targets = args.targets ? args.targets.map((n) => TARGETS.find((t) => t.name === n) ?? (() => { throw new Error(`unknown target ${n}: ${TARGETS.map((t) => t.name).join(', ')}`); })()) : DEFAULT_TARGETS;
-let workloads = args.quick ? QUICK_WORKLOADS : WORKLOADS;
-let micro = args.micro;
+// --suite relays: its own two targets (RELAY_AFTER and RELAY_SIZE from the options), workloads and report.
+const relayAfter = args.relayAfter ?? (args.quick ? 10 : 1000);
+const relaySize = args.relaySize ?? (args.quick ? 10 : 1000);
+const suiteTargets = relaysSuite ? [heraldRelaysTarget({ relayAfter, relaySize }), heraldNorelayTarget({ relaySize })] : [];
+const knownTargets = [...suiteTargets, ...TARGETS.filter((t) => !suiteTargets.some((s) => s.name === t.name))];
+const targets = args.targets
+  ? args.targets.map((n) => knownTargets.find((t) => t.name === n) ?? (() => { throw new Error(`unknown target ${n}: ${knownTargets.map((t) => t.name).join(', ')}`); })())
+  : relaysSuite
+    ? suiteTargets
+    : DEFAULT_TARGETS;
+let workloads = relaysSuite ? (args.quick ? RELAYS_QUICK_WORKLOADS : RELAYS_WORKLOADS) : args.quick ? QUICK_WORKLOADS : WORKLOADS;
+let micro = args.micro && !relaysSuite;
 let heapOnly = false;
 if (args.workloads) {
   micro = args.micro && args.workloads.includes('micro');
   heapOnly = args.workloads.includes('heap');
   workloads = args.workloads.filter((w) => w !== 'micro' && w !== 'heap' && w !== 'none').map(workloadFromSpec);
 }
-const inspects = (args.inspect ?? (args.quick ? QUICK_INSPECT : INSPECT)).map(workloadFromSpec);
-const wakeups = args.wakeup ?? (args.quick ? QUICK_WAKEUP : WAKEUP);
-const out = args.out ?? (args.quick ? undefined : path.join(ROOT, 'docs/benchmarks.md'));
+// The relays suite profiles every workload it runs (the root's CPU per event comes from the profiles).
+const inspects = args.inspect ? args.inspect.map(workloadFromSpec) : relaysSuite ? workloads : (args.quick ? QUICK_INSPECT : INSPECT).map(workloadFromSpec);
+const wakeups = args.wakeup ?? (relaysSuite ? [] : args.quick ? QUICK_WAKEUP : WAKEUP);
+const out = args.out ?? (args.quick ? undefined : path.join(ROOT, relaysSuite ? 'docs/relays-bench.md' : 'docs/benchmarks.md'));
 
 const started = Date.now();
 const deadline = started + args.deadlineMin * 60_000;
@@ -151,7 +199,8 @@ const info = {
   node: process.version,
   fdLimit,
   runs,
-  targets: targets.map(({ name, description }) => ({ name, description })),
+  targets: targets.map(({ name, description, relayAfter, relaySize }) => ({ name, description, ...(relayAfter !== undefined ? { relayAfter, relaySize } : {}) })),
+  ...(relaysSuite ? { suite: 'relays', relayAfter, relaySize, infoAfterMs: RELAYS_INFO_AFTER_MS } : {}),
   workloads,
   inspects,
   wakeups,
@@ -247,10 +296,12 @@ for (let run = 1; run <= runs; run++) {
             if (r.deliveries < r.expectedDeliveries || r.connected < r.subscribers) r.targetSaid = problemLines(instance.output?.() ?? '');
             return r;
           }
+          // The relays suite: the channel info at the end (subscribers, relays) and workerd's threads.
+          const extra = relaysSuite ? { infoAfterMs: RELAYS_INFO_AFTER_MS, threads: job.kind !== 'inspect' } : {};
           const r =
             job.kind === 'inspect'
-              ? await runInspected(instance, job.workload, { log, label: `${target.name}-${job.workload.name.replace('@', '-at-')}` })
-              : await runWorkload(instance, job.workload, { log });
+              ? await runInspected(instance, job.workload, { log, label: `${target.name}-${job.workload.name.replace('@', '-at-')}`, ...extra })
+              : await runWorkload(instance, job.workload, { log, ...extra });
           if (r.lost || r.connectErrors.length || r.publishErrors) r.targetSaid = problemLines(instance.output?.() ?? '');
           if (r.targetSaid) log(`  ${target.name} said: ${r.targetSaid}`);
           return r;
@@ -270,6 +321,9 @@ for (let run = 1; run <= runs; run++) {
             `${r.connected}/${r.subscribers} open in ${fmt(r.connectMs, 0)} ms, delivered ${r.delivered}/${r.expected}, p50 ${fmt(r.p50)} p99 ${fmt(r.p99)} ms, ` +
               `${fmt(r.cpuUsPerDelivery)} µs CPU/delivery, ${fmt(r.memKBPerSubscriber)} KB/sub, gen ${fmt(r.genCores * 100, 0)}% of a core` +
               (prof ? `; object ${fmt(prof.object.share * 100)} % (${fmt(prof.object.usPerDelivery)} µs/delivery), edge ${fmt(prof.edge.share * 100)} %, heap object ${fmt(r.objectHeapKBPerSubscriber, 2)} KB/sub, edge ${fmt(r.edgeHeapKBPerSubscriber, 2)} KB/sub` : '') +
+              (prof && relaysSuite ? `; root ${fmt(prof.object.busyUs / r.published, 0)} µs/event${prof.relay ? `, relay isolate ${fmt(prof.relay.usPerDelivery, 2)} µs/delivery` : ''}` : '') +
+              (r.channelInfo ? `; info: ${r.channelInfo.error ?? `${r.channelInfo.subscribers} subscribers, ${r.channelInfo.relays} relays`}` : '') +
+              (r.threads ? `; busiest workerd threads ${r.threads.slice(0, 3).map((x) => `${x.name} ${fmt(x.ms, 0)} ms`).join(', ')}` : '') +
               ` ${secs}`,
           );
         }
@@ -284,7 +338,7 @@ for (let run = 1; run <= runs; run++) {
 info.elapsedMin = (Date.now() - started) / 60_000;
 info.versions = await versions();
 info.skipped = skipped;
-const report = renderReport({ info, results, targets, workloads });
+const report = relaysSuite ? renderRelaysReport({ info, results, targets: info.targets, workloads }) : renderReport({ info, results, targets, workloads });
 console.log(`\n${report.summary}`);
 if (out) {
   await writeReport(out, report);

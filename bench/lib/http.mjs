@@ -52,7 +52,14 @@ export function client(port, { maxSockets = 64 } = {}) {
  * have arrived; rejects on another status, an error or a timeout. `onData(data, at)` gets
  * each event's data field (single-line data only, which is all the bench publishes) and
  * the arrival time of the bytes that completed it; `onEnd()` fires if the stream ends later.
+ * A refusal (Herald's 200 stream that carries only `retry: <ms>` and a `: channel_full` or
+ * `: unavailable` comment, then ends: docs/api.md, "Busy hub") is no open stream: it
+ * rejects with an error whose `refused` is that reason and `retryMs` the wait it asks for,
+ * so that a caller can come back as EventSource would.
  */
+/** A refusal's whole body: `retry` and the reason, nothing else (an opening says `: connected`). */
+const REFUSAL = /^retry: (\d+)\n: (?!connected\n)([a-z_]+)\n\n$/;
+
 export function subscribe(port, { path, headers = {} }, { onData, onEnd, timeoutMs = 30_000 }) {
   return new Promise((resolve, reject) => {
     let opened = false;
@@ -144,6 +151,8 @@ export function subscribe(port, { path, headers = {} }, { onData, onEnd, timeout
         opened = true;
       }
       const text = chunked ? dechunk(body) : body;
+      const refusal = !settled && opened ? REFUSAL.exec(text) : null;
+      if (refusal) return fail(Object.assign(new Error(`subscribe refused: ${refusal[2]} (retry in ${refusal[1]} ms)`), { refused: refusal[2], retryMs: Number(refusal[1]) }));
       if (!settled && opened && text.length) {
         settled = true;
         live = true;

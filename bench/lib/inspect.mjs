@@ -13,14 +13,19 @@ import { runWorkload } from './workload.mjs';
 const SAMPLING_US = 250;
 export const PROFILE_DIR = path.join(os.tmpdir(), 'herald-bench-profiles');
 
-export async function runInspected(instance, workload, { log = () => {}, label = 'herald' } = {}) {
-  const { edge, object, entry } = instance.isolates;
+/**
+ * `options` also go to runWorkload (infoAfterMs, threads). A target with a relay isolate
+ * (herald-relays, herald-norelay: issue 9) has it profiled too, summed as `relay`.
+ */
+export async function runInspected(instance, workload, { log = () => {}, label = 'herald', ...options } = {}) {
+  const { edge, object, entry, relay } = instance.isolates;
   const split = edge !== object;
-  const sessions = { ...(split ? { object, edge } : { shared: object }), ...(entry ? { entry } : {}) };
+  const sessions = { ...(split ? { object, edge } : { shared: object }), ...(relay ? { relay } : {}), ...(entry ? { entry } : {}) };
   let heapBefore;
+  const heaps = async () => ({ object: await object.used(), ...(split ? { edge: await edge.used() } : {}), ...(relay ? { relay: await relay.used() } : {}) });
   const hooks = {
     async idle() {
-      heapBefore = { object: await object.used(), ...(split ? { edge: await edge.used() } : {}) };
+      heapBefore = await heaps();
     },
     async held() {
       for (const s of Object.values(sessions)) {
@@ -50,11 +55,11 @@ export async function runInspected(instance, workload, { log = () => {}, label =
         sums.edge = { ...s, files: Object.fromEntries(Object.entries(s.files).filter(([f]) => !OBJECT_FILES.has(f))), fileUs: s.fileUs - objectFiles, busyUs: s.fileUs - objectFiles + rest * (1 - share), gcUs: s.gcUs * (1 - share), programUs: s.programUs * (1 - share) };
         delete sums.shared;
       }
-      const heapAfter = { object: await object.used(), ...(split ? { edge: await edge.used() } : {}) };
+      const heapAfter = await heaps();
       return { profile: summarize(sums, delivered, processCpuUs, split), heapBefore, heapAfter };
     },
   };
-  const r = await runWorkload(instance, workload, { log, hooks });
+  const r = await runWorkload(instance, workload, { log, hooks, ...options });
   const per = (k) => (r.heapAfter[k] - r.heapBefore[k]) / Math.max(r.connected, 1) / 1024;
   return {
     ...r,
@@ -63,6 +68,7 @@ export async function runInspected(instance, workload, { log = () => {}, label =
     edgeHeapKBPerSubscriber: split ? per('edge') : null,
     objectHeapMB: r.heapAfter.object / 2 ** 20,
     edgeHeapMB: split ? r.heapAfter.edge / 2 ** 20 : null,
+    ...(relay ? { relayHeapMB: r.heapAfter.relay / 2 ** 20 } : {}),
   };
 }
 
@@ -81,6 +87,8 @@ function summarize(sums, delivered, processCpuUs, split) {
   const object = isolate(sums.object);
   const edge = isolate(sums.edge);
   const entry = sums.entry ? isolate(sums.entry) : null;
+  // The relays' isolate (issue 9's three-worker layout), absent otherwise.
+  const relay = sums.relay ? isolate(sums.relay) : null;
   return {
     split,
     delivered,
@@ -90,9 +98,10 @@ function summarize(sums, delivered, processCpuUs, split) {
     edge,
     // Miniflare's entry worker (every request passes through it before Herald's Worker).
     entry,
+    ...(relay ? { relay } : {}),
     // What no isolate used (outside every isolate's lock): workerd's HTTP server and
     // sockets, the plumbing between isolates, the kj event loop, the kernel.
-    runtimeShare: processCpuUs ? 1 - (sums.object.busyUs + sums.edge.busyUs + (sums.entry?.busyUs ?? 0)) / processCpuUs : null,
+    runtimeShare: processCpuUs ? 1 - (sums.object.busyUs + sums.edge.busyUs + (sums.entry?.busyUs ?? 0) + (sums.relay?.busyUs ?? 0)) / processCpuUs : null,
     // The object's files wherever they ran (in a split layout, only in the object's isolate).
     objectFilesUs: Object.entries({ ...sums.object.files }).filter(([f]) => OBJECT_FILES.has(f)).reduce((a, [, us]) => a + us, 0),
     edgeFilesUs: Object.entries({ ...sums.edge.files }).filter(([f]) => EDGE_FILES.has(f)).reduce((a, [, us]) => a + us, 0),

@@ -125,3 +125,35 @@ export async function preciseCpu(roots) {
   }
   return ns / 1e9;
 }
+
+/**
+ * CPU nanoseconds of every thread of `pids` (not their descendants), from schedstat:
+ * Map `pid/tid` → { name (the thread's comm), ns }. Two snapshots tell which threads of a
+ * process did the work (e.g. whether workerd ran all its isolates on one thread).
+ */
+export async function threadCpu(pids) {
+  const out = new Map();
+  for (const pid of pids) {
+    let tids = [];
+    try {
+      tids = await readdir(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const ns = Number((await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8')).split(' ')[0]);
+        const name = (await readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8')).trim();
+        out.set(`${pid}/${tid}`, { name, ns });
+      } catch {}
+    }
+  }
+  return out;
+}
+
+/** Per-thread CPU between two threadCpu snapshots, busiest first: [{ thread, name, ms }]. */
+export function threadDelta(before, after) {
+  const rows = [];
+  for (const [thread, { name, ns }] of after) rows.push({ thread, name, ms: (ns - (before.get(thread)?.ns ?? 0)) / 1e6 });
+  return rows.sort((a, b) => b.ms - a.ms);
+}

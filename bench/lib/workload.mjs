@@ -2,7 +2,7 @@
 // and the publish/replay micro-benchmarks. A target instance (the interface is in
 // bench/README.md) supplies port, publish, subscribeRequest, subscriberCount and measuredPids.
 import { now, pool, sleep, subscribe } from './http.mjs';
-import { preciseCpu, treeUsage } from './proc.mjs';
+import { preciseCpu, threadCpu, threadDelta, treeUsage } from './proc.mjs';
 
 const CONNECT_CONCURRENCY = 200;
 const CONNECT_TIMEOUT_MS = 20_000;
@@ -14,6 +14,9 @@ const PUBLISH_PHASE_MS = 180_000;
 const DELIVERY_STALL_MS = 10_000;
 const DELIVERY_WAIT_MS = 120_000;
 const RATE_IN_FLIGHT = 64;
+/** A refused subscriber comes back after the wait the refusal asks for (as EventSource does), this many times at most. */
+const REFUSED_RETRIES = 5;
+const REFUSED_WAIT_MAX_MS = 15_000;
 
 const randomChannel = (prefix) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 
@@ -27,8 +30,12 @@ function percentiles(values, n) {
  * One run of one workload on a freshly started instance: opens S live subscribers, waits
  * until the hub counts them all, publishes M events (sequentially, each after the last
  * was acknowledged, or at `rate` per second), waits for the deliveries and measures.
+ * Options for issue 9's relays suite: `infoAfterMs`, read the hub's channel info
+ * (instance.channelInfo) that long after the last delivery, subscribers still open
+ * (relays report their counts to the root at most every 2 s); `threads`, CPU of each
+ * thread of the measured processes over the publish window.
  */
-export async function runWorkload(instance, { subscribers: S, events: M, rate }, { log = () => {}, hooks = {} } = {}) {
+export async function runWorkload(instance, { subscribers: S, events: M, rate }, { log = () => {}, hooks = {}, infoAfterMs, threads = false } = {}) {
   const channel = randomChannel('bench');
   await instance.publish(channel, ['warm-up']); // the channel exists (Herald: its object is up)
   await sleep(500);
@@ -63,16 +70,28 @@ export async function runWorkload(instance, { subscribers: S, events: M, rate },
   const request = instance.subscribeRequest(channel);
   // Give up on a hub that stopped accepting: CONNECT_GIVE_UP failures in a row.
   let failedInARow = 0;
+  // Refusals (a full or unavailable channel: a stream with only `retry`), by reason; each
+  // refused subscriber comes back after the wait asked for, as EventSource would.
+  const refused = {};
+  let refusedSubscribers = 0;
   const opened = await pool(S, Math.min(CONNECT_CONCURRENCY, S), async (sub) => {
-    if (now() > connectDeadline) throw new Error('connect phase over its time bound');
-    if (failedInARow >= CONNECT_GIVE_UP) throw new Error(`gave up after ${CONNECT_GIVE_UP} failed subscribes in a row`);
-    try {
-      const s = await subscribe(instance.port, request, { onData: onData(sub), onEnd: () => dropped++, timeoutMs: CONNECT_TIMEOUT_MS });
-      failedInARow = 0;
-      return s;
-    } catch (error) {
-      failedInARow++;
-      throw error;
+    for (let attempt = 0; ; attempt++) {
+      if (now() > connectDeadline) throw new Error('connect phase over its time bound');
+      if (failedInARow >= CONNECT_GIVE_UP) throw new Error(`gave up after ${CONNECT_GIVE_UP} failed subscribes in a row`);
+      try {
+        const s = await subscribe(instance.port, request, { onData: onData(sub), onEnd: () => dropped++, timeoutMs: CONNECT_TIMEOUT_MS });
+        failedInARow = 0;
+        return s;
+      } catch (error) {
+        if (error.refused && attempt < REFUSED_RETRIES) {
+          refused[error.refused] = (refused[error.refused] ?? 0) + 1;
+          if (attempt === 0) refusedSubscribers++;
+          await sleep(Math.min(error.retryMs, REFUSED_WAIT_MAX_MS));
+          continue;
+        }
+        failedInARow++;
+        throw error;
+      }
     }
   });
   const connectMs = now() - c0;
@@ -80,6 +99,7 @@ export async function runWorkload(instance, { subscribers: S, events: M, rate },
   const failures = opened.filter((r) => !r.ok).map((r) => r.error.message);
   const connectErrors = [...new Set(failures)].slice(0, 3);
   if (failures.length) log(`  ${failures.length} of ${S} subscribers failed to open: ${connectErrors.join('; ')}`);
+  if (refusedSubscribers) log(`  ${refusedSubscribers} subscribers were refused at first (${Object.entries(refused).map(([k, n]) => `${n} × ${k}`).join(', ')}) and came back after the wait asked for`);
 
   try {
     // The hub's own count, so that no subscriber is still being registered when we publish.
@@ -103,6 +123,7 @@ export async function runWorkload(instance, { subscribers: S, events: M, rate },
     const held = await treeUsage(pids);
 
     await hooks.held?.();
+    const threads0 = threads ? await threadCpu(pids) : null;
     const cpu0 = await treeUsage(pids);
     const gen0 = process.cpuUsage();
     const p0 = now();
@@ -154,11 +175,23 @@ export async function runWorkload(instance, { subscribers: S, events: M, rate },
     const windowMs = now() - p0;
     const gen1 = process.cpuUsage(gen0);
     const cpu1 = await treeUsage(pids);
+    const threads1 = threads ? await threadCpu(pids) : null;
     const deliverMs = (lastArrival || now()) - p0;
-    const extra = (await hooks.done?.({ delivered, processCpuUs: (cpu1.cpu - cpu0.cpu) * 1e6 })) ?? {};
+    const extra = (await hooks.done?.({ delivered, published, processCpuUs: (cpu1.cpu - cpu0.cpu) * 1e6 })) ?? {};
+    let channelInfo;
+    if (infoAfterMs !== undefined && instance.channelInfo) {
+      await sleep(infoAfterMs);
+      try {
+        channelInfo = await instance.channelInfo(channel);
+      } catch (error) {
+        channelInfo = { error: error.message };
+      }
+    }
 
     return {
       ...extra,
+      ...(channelInfo ? { channelInfo } : {}),
+      ...(threads ? { threads: threadDelta(threads0, threads1).slice(0, 8), threadCount: threads1.size } : {}),
       subscribers: S,
       events: M,
       rate: rate ?? null,
@@ -166,6 +199,8 @@ export async function runWorkload(instance, { subscribers: S, events: M, rate },
       connectMs,
       connectsPerSec: subs.length / (connectMs / 1000),
       connectErrors,
+      refused,
+      refusedSubscribers,
       countMs,
       published,
       publishErrors,

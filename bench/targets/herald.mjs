@@ -3,7 +3,9 @@
 // Worker and its Durable Object alone in one workerd process through Miniflare, as two
 // isolates; `herald-old`, the same for the design before issue 8 (commit 9aaa5aa, extracted
 // at start); `herald-shared`, herald-workerd in one isolate; and `workerd-floor`, a minimal
-// broadcaster in that same setup, for the runtime's own cost.
+// broadcaster in that same setup, for the runtime's own cost. Issue 9: `herald-relays` and
+// `herald-norelay`, the working tree as three isolates (edge, root, relays) with and
+// without relays.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,6 +22,12 @@ const AUTH = { Authorization: `Bearer ${KEY}` };
 /** Herald's HTTP API (shared/API.md), the same under both modes. */
 function heraldApi(port) {
   const http = client(port);
+  /** The channel's info (API.md): subscribers (relays' reports included), relays, lastEventId, … */
+  const channelInfo = async (channel) => {
+    const res = await http.request('GET', `/v1/channels/${channel}`, { headers: AUTH });
+    if (res.status !== 200) throw new Error(`channel info answered ${res.status}`);
+    return JSON.parse(res.body);
+  };
   return {
     port,
     http,
@@ -33,10 +41,9 @@ function heraldApi(port) {
       return { path: `/v1/channels/${channel}/events`, headers: resumeAfter === undefined ? {} : { 'Last-Event-ID': resumeAfter } };
     },
     async subscriberCount(channel) {
-      const res = await http.request('GET', `/v1/channels/${channel}`, { headers: AUTH });
-      if (res.status !== 200) throw new Error(`channel info answered ${res.status}`);
-      return JSON.parse(res.body).subscribers;
+      return (await channelInfo(channel)).subscribers;
     },
+    channelInfo,
   };
 }
 
@@ -160,9 +167,11 @@ const CONSTRUCTED = /herald-bench: channel object constructed/g;
 /**
  * Starts miniflare-host.mjs. `entry`: another Worker than Herald's src/index.ts; `commit`:
  * Herald as it was at that commit (extracted to a temporary folder by the host); `split`:
- * the edge Worker and the Durable Object as two workers (two isolates) in the one workerd.
+ * the edge Worker and the Durable Object as two workers (two isolates) in the one workerd,
+ * or `3`: the edge Worker, the Channel object (the root) and the Relay objects as three;
+ * `vars`: Worker vars over wrangler.toml's (RELAY_AFTER, RELAY_SIZE, …).
  */
-async function startMiniflare({ entry, commit, split = false } = {}, { inspector = false } = {}) {
+async function startMiniflare({ entry, commit, split = false, vars } = {}, { inspector = false } = {}) {
   const inspectorPort = inspector ? await freePort() : undefined;
   const port = await freePort();
   const persist = await mkdtemp(path.join(os.tmpdir(), 'herald-bench-workerd-'));
@@ -176,7 +185,8 @@ async function startMiniflare({ entry, commit, split = false } = {}, { inspector
       WRANGLER_SEND_METRICS: 'false',
       ...(entry ? { HERALD_BENCH_ENTRY: entry } : {}),
       ...(commit ? { HERALD_BENCH_COMMIT: commit } : {}),
-      ...(split ? { HERALD_BENCH_SPLIT: '1' } : {}),
+      ...(split ? { HERALD_BENCH_SPLIT: split === 3 ? '3' : '1' } : {}),
+      ...(vars ? { HERALD_BENCH_VARS: JSON.stringify(vars) } : {}),
       ...(inspectorPort ? { HERALD_BENCH_INSPECTOR_PORT: String(inspectorPort) } : {}),
     },
   });
@@ -204,6 +214,8 @@ async function startMiniflare({ entry, commit, split = false } = {}, { inspector
     try {
       isolates.edge = await isolateSession(inspectorPort, 'core:user:herald');
       isolates.object = split ? await isolateSession(inspectorPort, 'core:user:herald-channel') : isolates.edge;
+      // Three workers: the relays' isolate (every Relay object of the process runs in it).
+      if (split === 3) isolates.relay = await isolateSession(inspectorPort, 'core:user:herald-relay');
       // Miniflare's own entry worker, which every request passes through first (not Herald).
       isolates.entry = await isolateSession(inspectorPort, 'core:entry');
     } catch (error) {
@@ -235,7 +247,7 @@ export const OLD_DESIGN_COMMIT = '9aaa5aa';
 
 export const heraldWorkerd = {
   name: 'herald-workerd',
-  description: 'Herald as in the working tree (issue 8: the edge Worker holds each subscriber\'s stream, the channel object one hibernatable WebSocket per subscriber) in a single workerd process through Miniflare (no wrangler, no proxy worker), the edge Worker and the Durable Object as two workers, so two V8 isolates, as in production; SQLite persisted to a temporary folder; only the workerd process is measured',
+  description: `Herald as in the working tree (issue 8: the edge Worker holds each subscriber's stream, the channel object one hibernatable WebSocket per subscriber) in a single workerd process through Miniflare (no wrangler, no proxy worker), the edge Worker and the Durable Object as two workers, so two V8 isolates, as in production; SQLite persisted to a temporary folder; only the workerd process is measured; RELAY_AFTER=30000, so the one object serves every subscriber (issue 8 compares one object's fan-out; relays: --suite relays)`,
   batch: true,
   // workerd dup()s every accepted socket. Running out only refuses the connections past
   // the limit (logged: "HTTP connection failed: dup(): Too many open files"). The edge's
@@ -243,7 +255,9 @@ export const heraldWorkerd = {
   fdsPerSubscriber: 2,
   isolateHeap: true,
   inspectable: true,
-  start: (options) => startMiniflare({ split: true }, options),
+  // RELAY_AFTER at its maximum: issue 8's comparison is of one object's fan-out (relays
+  // have their own suite, `--suite relays`).
+  start: (options) => startMiniflare({ split: true, vars: { RELAY_AFTER: '30000' } }, options),
 };
 
 export const heraldOld = {
@@ -275,3 +289,41 @@ export const workerdFloor = {
   isolateHeap: true,
   start: (options) => startMiniflare({ entry: path.join(ROOT, 'bench/targets/workerd-floor-worker.js') }, options),
 };
+
+/**
+ * Issue 9's relays: the working tree as three workers (three isolates) in one workerd, the
+ * edge Worker (`herald`), the channel's own object, the root (`herald-channel`, Channel
+ * only) and the relay objects (`herald-relay`, Relay only), with RELAY_AFTER and RELAY_SIZE
+ * set. `herald-norelay` is the same layout with RELAY_AFTER at its maximum (30,000), so the
+ * root serves every subscriber itself: the fan-out as it was before relays.
+ */
+export function heraldRelaysTarget({ relayAfter = 1000, relaySize = 1000 } = {}) {
+  return {
+    name: 'herald-relays',
+    description: `Herald as in the working tree with relays (issue 9): RELAY_AFTER=${relayAfter}, RELAY_SIZE=${relaySize}; one workerd process through Miniflare, the edge Worker, the channel's object (the root) and the relay objects as three workers, so three V8 isolates (every relay object in the one relay isolate); SQLite persisted to a temporary folder; only the workerd process is measured`,
+    relayAfter,
+    relaySize,
+    batch: true,
+    fdsPerSubscriber: 2,
+    isolateHeap: true,
+    inspectable: true,
+    start: (options) => startMiniflare({ split: 3, vars: { RELAY_AFTER: String(relayAfter), RELAY_SIZE: String(relaySize) } }, options),
+  };
+}
+
+export function heraldNorelayTarget({ relaySize = 1000 } = {}) {
+  return {
+    name: 'herald-norelay',
+    description: `herald-relays with RELAY_AFTER=30000 (its maximum): the root serves every subscriber itself, one WebSocket send per subscriber per event, as before relays; same three-worker layout (the relay isolate idle)`,
+    relayAfter: 30_000,
+    relaySize,
+    batch: true,
+    fdsPerSubscriber: 2,
+    isolateHeap: true,
+    inspectable: true,
+    start: (options) => startMiniflare({ split: 3, vars: { RELAY_AFTER: '30000', RELAY_SIZE: String(relaySize) } }, options),
+  };
+}
+
+export const heraldRelays = heraldRelaysTarget();
+export const heraldNorelay = heraldNorelayTarget();

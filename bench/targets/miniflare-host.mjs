@@ -17,6 +17,14 @@
 //                         the only one whose Channel class runs: the edge's CHANNEL binding
 //                         names it with scriptName). Each worker is its own V8 isolate, so the
 //                         Durable Object's heap and CPU profile are its own, as in production
+//   HERALD_BENCH_SPLIT=3  three workers (issue 9's relays): `herald` (the edge Worker),
+//                         `herald-channel` (runs only the Channel class, the root) and
+//                         `herald-relay` (runs only the Relay class). Each class is defined by
+//                         the one worker that runs it and reached from the others by
+//                         scriptName, so there is one CHANNEL namespace and one RELAY
+//                         namespace, each in its own isolate
+//   HERALD_BENCH_VARS     JSON object of Worker vars merged over wrangler.toml's [vars]
+//                         (e.g. {"RELAY_AFTER":"1000","RELAY_SIZE":"1000"}), in every worker
 //   HERALD_BENCH_INSPECTOR_PORT  workerd's DevTools inspector (CPU profiles, heap)
 // Herald's Channel class is served through a subclass whose constructor prints one line,
 // `herald-bench: channel object constructed <n>`, so that a bench can tell an object that
@@ -61,6 +69,8 @@ else {
   await writeFile(
     entry,
     `import app, { Channel as HeraldChannel } from ${index};
+// Every other class the source exports (Relay, since issue 9); the Channel below shadows its own.
+export * from ${index};
 let constructed = 0;
 export class Channel extends HeraldChannel {
   constructor(ctx, env) {
@@ -95,11 +105,33 @@ const common = {
   compatibilityDate: workerOptions.compatibilityDate,
   compatibilityFlags: workerOptions.compatibilityFlags,
   // The [vars] of wrangler.toml.
-  bindings: { ...workerOptions.bindings, PUBLISH_KEY: 'herald-dev-key' },
+  bindings: { ...workerOptions.bindings, PUBLISH_KEY: 'herald-dev-key', ...benchVars() },
 };
 const split = process.env.HERALD_BENCH_SPLIT === '1';
 const OBJECT_WORKER = 'herald-channel';
-const workers = split
+const RELAY_WORKER = 'herald-relay';
+const asObject = (v) => (typeof v === 'string' ? { className: v } : v);
+/**
+ * HERALD_BENCH_SPLIT=3: the worker that runs each Durable Object class. A binding names its
+ * class's worker with scriptName everywhere else; Miniflare defines (exports) a class only
+ * in the worker whose binding has no scriptName, so each namespace exists exactly once.
+ */
+const ownerOf = (className) => (className === 'Relay' ? RELAY_WORKER : OBJECT_WORKER);
+const boundFrom = (self) =>
+  Object.fromEntries(
+    Object.entries(workerOptions.durableObjects).map(([binding, v]) => {
+      const object = asObject(v);
+      const owner = ownerOf(object.className);
+      return [binding, owner === self ? object : { ...object, scriptName: owner }];
+    }),
+  );
+const workers = process.env.HERALD_BENCH_SPLIT === '3'
+  ? [
+      { ...common, name: 'herald', durableObjects: boundFrom('herald') },
+      { ...common, name: OBJECT_WORKER, durableObjects: boundFrom(OBJECT_WORKER) },
+      { ...common, name: RELAY_WORKER, durableObjects: boundFrom(RELAY_WORKER) },
+    ]
+  : split
   ? [
       {
         ...common,
@@ -110,6 +142,15 @@ const workers = split
       { ...common, name: OBJECT_WORKER, durableObjects: workerOptions.durableObjects },
     ]
   : [{ ...common, name: 'herald', durableObjects: workerOptions.durableObjects }];
+
+/** HERALD_BENCH_VARS: extra Worker vars (strings), over wrangler.toml's. */
+function benchVars() {
+  const text = process.env.HERALD_BENCH_VARS;
+  if (!text) return {};
+  const vars = JSON.parse(text);
+  if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) throw new Error('HERALD_BENCH_VARS: a JSON object of vars');
+  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, String(v)]));
+}
 
 // This Miniflare (5.x beta) takes a new options shape; it converts the classic (v4) one.
 const mf = new Miniflare(convertV4MiniflareOptions({
