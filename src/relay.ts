@@ -80,6 +80,10 @@ export class Relay extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#config = readConfig(env);
+    // The Workers' keep-alive, answered by the runtime.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+    // Sockets from before a restart have no state here: their Workers re-attach with their cursors.
+    for (const ws of ctx.getWebSockets()) closeQuietly(ws, 1012, 'herald: relay restarted, re-attach');
   }
 
   /** Subscribers this relay serves now (tests, diagnostics); the root hears of it within REPORT_MS. */
@@ -113,8 +117,9 @@ export class Relay extends DurableObject<Env> {
     // Checked again: other subscribers may have come while this one waited for the root.
     if (this.#subscribers.size >= this.#config.relaySize) return this.#full();
     const { 0: client, 1: server } = new WebSocketPair();
-    server.accept();
-    this.#listen(server);
+    // Through the hibernation API, as the root's sockets: the runtime's path for plain
+    // accepted sockets cost ten times the CPU per message (docs/relays-bench.md).
+    this.ctx.acceptWebSocket(server);
     const cursor = this.#root.cursor;
     if (after === null || after === cursor) {
       this.#subscribers.set(server, { mode: 'live' });
@@ -240,18 +245,22 @@ export class Relay extends DurableObject<Env> {
     if (!sendQuietly(ws, encodeMessage({ kind: live ? 'caught_up' : 'replay', gap, after, last }, payloads))) this.#drop(ws);
   }
 
-  #listen(ws: WebSocket): void {
-    ws.addEventListener('message', (event) => {
-      if (event.data === PING) return void sendQuietly(ws, PONG);
-      const request = parseRequest(event.data as string | ArrayBuffer);
-      // Only a relay's own socket may report a count, and that is to the root.
-      if (!request.ok || request.type !== 'more') {
-        return this.#drop(ws, CLOSE_PROTOCOL, `herald: ${request.ok ? 'a subscriber sends no count' : request.reason}`);
-      }
-      this.#step(ws);
-    });
-    ws.addEventListener('close', () => this.#drop(ws, 1000, 'herald: closed'));
-    ws.addEventListener('error', () => this.#drop(ws));
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    if (!this.#subscribers.has(ws)) return closeQuietly(ws, 1012, 'herald: relay restarted, re-attach');
+    const request = parseRequest(message);
+    // Only a relay's own socket may report a count, and that is to the root.
+    if (!request.ok || request.type !== 'more') {
+      return this.#drop(ws, CLOSE_PROTOCOL, `herald: ${request.ok ? 'a subscriber sends no count' : request.reason}`);
+    }
+    this.#step(ws);
+  }
+
+  override webSocketClose(ws: WebSocket): void {
+    this.#drop(ws, 1000, 'herald: closed');
+  }
+
+  override webSocketError(ws: WebSocket): void {
+    this.#drop(ws);
   }
 
   /** Lets a subscriber's socket go (closing it, when a code is given). */

@@ -46,6 +46,17 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Polls `check` until it holds; bounded. */
+export async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  await within(
+    (async () => {
+      while (!(await check())) await sleep(50);
+    })(),
+    ms,
+    what,
+  );
+}
+
 /** An open event stream whose text accumulates as it is read. */
 export class Stream {
   text = '';

@@ -110,19 +110,7 @@ export async function preciseCpu(roots) {
   const pids = new Set();
   for (const root of roots) for (const pid of subtree(table, root)) if (pid !== process.pid) pids.add(pid);
   let ns = 0;
-  for (const pid of pids) {
-    let tids = [];
-    try {
-      tids = await readdir(`/proc/${pid}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tids) {
-      try {
-        ns += Number((await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8')).split(' ')[0]);
-      } catch {}
-    }
-  }
+  for (const thread of (await threadCpu(pids)).values()) ns += thread.ns;
   return ns / 1e9;
 }
 
@@ -143,7 +131,7 @@ export async function threadCpu(pids) {
     for (const tid of tids) {
       try {
         const ns = Number((await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8')).split(' ')[0]);
-        const name = (await readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8')).trim();
+        const name = await readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8').then((c) => c.trim(), () => '?');
         out.set(`${pid}/${tid}`, { name, ns });
       } catch {}
     }

@@ -2,15 +2,9 @@
 // with relays (`herald-relays`) and without (`herald-norelay`, RELAY_AFTER at its maximum,
 // the root serving everyone), three isolates each (edge, root, relays), at 1,000, 3,000 and
 // 9,000 subscribers; the root's CPU per event from V8 profiles of its isolate.
+import { median, num } from './report.mjs';
 const NOTES_MARKER = '\n<!-- Everything below this line is kept when `npm run bench -- --suite relays` rewrites this file. -->\n';
 
-const median = (xs) => {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return null;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-};
-const num = (n, d = 1) => (typeof n === 'number' && Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : 'n/a');
 const int = (n) => (typeof n === 'number' && Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const pct = (x) => (typeof x === 'number' && Number.isFinite(x) ? `${Math.round(x * 100)} %` : 'n/a');
 const table = (header, rows) => [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i ? '---:' : '---')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');

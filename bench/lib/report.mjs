@@ -2,13 +2,13 @@
 // Herald / Nchan ratios and the issue's targets.
 const NOTES_MARKER = '\n<!-- Everything below this line is kept when `npm run bench` rewrites this file. -->\n';
 
-const median = (xs) => {
+export const median = (xs) => {
   const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
   if (!v.length) return null;
   const m = v.length >> 1;
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 };
-const num = (n, d = 1) => (typeof n === 'number' && Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : 'n/a');
+export const num = (n, d = 1) => (typeof n === 'number' && Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : 'n/a');
 const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? a / b : null);
 const times = (r) => (r === null ? 'n/a' : `${num(r, r < 10 ? 2 : 1)}×`);
 const HERALD = ['herald-dev', 'herald-workerd', 'herald-old', 'herald-shared'];

@@ -4,7 +4,7 @@
 import { env } from 'cloudflare:workers';
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { AUTH, Stream, hub, parseSse, publish, publishIds, sleep, subscribe, uniqueChannel, within } from '../helpers';
+import { AUTH, Stream, eventually, hub, parseSse, publish, publishIds, sleep, subscribe, uniqueChannel, within } from '../helpers';
 
 const stubOf = (channel: string) => env.CHANNEL.get(env.CHANNEL.idFromName(channel));
 
@@ -15,17 +15,6 @@ async function info(channel: string) {
     retained: number;
     subscribers: number;
   };
-}
-
-/** Polls `check` until it holds; bounded. */
-async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  await within(
-    (async () => {
-      while (!(await check())) await sleep(50);
-    })(),
-    ms,
-    what,
-  );
 }
 
 describe('heartbeat (HEARTBEAT_SECONDS)', () => {

@@ -10,7 +10,7 @@ import { abortAllDurableObjects, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { Relay } from '../../src/relay';
 import { REPORT_MS } from '../../src/relay';
-import { AUTH, Stream, hub, parseSse, publishIds, sleep, subscribe, uniqueChannel, within } from '../helpers';
+import { AUTH, Stream, eventually, hub, parseSse, publishIds, sleep, subscribe, uniqueChannel, within } from '../helpers';
 
 const rootOf = (channel: string) => env.CHANNEL.get(env.CHANNEL.idFromName(channel));
 const relayOf = (channel: string, key: string) => env.RELAY.get(env.RELAY.idFromName(`${key}/${channel}`));
@@ -27,17 +27,6 @@ async function info(channel: string): Promise<Info> {
 
 /** Subscribers a relay serves now, from the relay itself. */
 const served = (channel: string, key: string) => runInDurableObject(relayOf(channel, key), (relay: Relay) => relay.served);
-
-/** Polls `check` until it holds; bounded. */
-async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  await within(
-    (async () => {
-      while (!(await check())) await sleep(50);
-    })(),
-    ms,
-    what,
-  );
-}
 
 /** Every `id:` on a stream, in order. */
 const ids = (stream: Stream) => parseSse(stream.text).events.map((e) => Number(e.id));
