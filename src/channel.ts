@@ -18,13 +18,14 @@ import {
   PROTOCOL_VERSION,
   RELAY_HEADER,
   RELAY_KEY,
+  RELAYS_HEADER,
   RELAY_STATUS,
   REMEMBER_HEADER,
   VERSION_HEADER,
   encodeMessage,
   parseRequest,
 } from './protocol';
-import { DEFAULT_REGION, REGIONS, isRegion } from './region';
+import { DEFAULT_REGION, isRegion, type Region } from './region';
 import type { Relay } from './relay';
 import { Sockets, type RelayPeer } from './sockets';
 import { closeQuietly, sendQuietly } from './ws';
@@ -95,10 +96,10 @@ const REPLAY_BATCH = 100;
  * out at once. The timer exists only while a window is open, never between events.
  */
 export const COALESCE_MS = 10;
-/** How long a Worker may send a region's new subscribers straight to the relay named (route.ts). */
+/** How long a Worker may spread a region's new subscribers over its relays without asking (route.ts). */
 export const REMEMBER_SECONDS = 30;
-/** Where the root keeps what Workers may remember (placement.ts). */
-const GRANTS_KEY = 'placement-grants';
+/** Where the root keeps how many relays it named per region (placement.ts). */
+const NAMED_KEY = 'relays-named';
 /** A JSON history page stops past this many bytes of data (RPC results are limited to 32 MiB). */
 const HISTORY_PAGE_BYTES = 4 * 1024 * 1024;
 
@@ -124,8 +125,8 @@ export class Channel extends DurableObject<Env> {
   #lastBroadcast = 0;
   /** Where subscribers past RELAY_AFTER go; in memory only: relays enforce their own size. */
   readonly #placement = new Placement();
-  /** The placement's grants were read back from storage (once per instance, on the first attach). */
-  #grantsRead = false;
+  /** The relays named were read back from storage (once per instance, on the first attach). */
+  #namedRead = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -162,9 +163,9 @@ export class Channel extends DurableObject<Env> {
       return errorResponse('forbidden', 'herald: a relay attaches with its key and count.');
     }
     if (as !== 'relay' && as !== 'subscriber') return errorResponse('forbidden', `herald: the channel takes no '${as}' attach.`);
-    if (!this.#grantsRead) {
-      this.#placement.restore(await this.ctx.storage.get<Record<string, number>>(GRANTS_KEY), Date.now());
-      this.#grantsRead = true;
+    if (!this.#namedRead) {
+      this.#placement.restore(await this.ctx.storage.get(NAMED_KEY));
+      this.#namedRead = true;
     }
     if (this.#log.closed) return new Response(null, { status: 204 });
     // Every stored event reaches the live sockets before a new socket reads the log: what
@@ -178,32 +179,35 @@ export class Channel extends DurableObject<Env> {
         this.#sockets.delete(old);
         closeQuietly(old, 1000, 'herald: replaced by the relay');
       }
+      const named = this.#placement.total;
       this.#placement.reported(relayKey!, Date.now());
+      if (this.#placement.total > named) this.ctx.storage.put(NAMED_KEY, this.#placement.counts).catch(() => {});
       return this.#accept(after, { key: relayKey!, count: Number(url.searchParams.get('count')), since: Date.now() });
     }
     const full = url.searchParams.get('full');
     if (full !== null && RELAY_KEY.test(full)) this.#placement.refused(full);
-    const reported = new Map<string, number>();
-    for (const relay of this.#sockets.relays.values()) reported.set(relay.key, relay.count);
-    const { maxSubscribers, relaySize } = this.#config;
-    const now = Date.now();
-    const room = maxSubscribers - this.#sockets.direct - this.#placement.bound(reported, relaySize, now);
-    if (room <= 0) {
+    const { maxSubscribers, relayAfter, relaySize } = this.#config;
+    if (this.#sockets.direct < Math.min(relayAfter, maxSubscribers)) return this.#accept(after);
+    const region = isRegion(url.searchParams.get('region') ?? '') ? (url.searchParams.get('region') as Region) : DEFAULT_REGION;
+    const reported = (key: string) => {
+      const ws = this.#sockets.relay(key);
+      return ws && this.#sockets.relays.get(ws)!.count;
+    };
+    // RELAY_AFTER direct and this many relays of RELAY_SIZE make at most MAX_SUBSCRIBERS.
+    const maxRelays = Math.max(0, Math.floor((maxSubscribers - relayAfter) / relaySize));
+    const named = this.#placement.total;
+    const key = this.#placement.place(region, reported, relaySize, maxRelays, Date.now());
+    if (key === null) {
       return errorResponse('channel_full', `This channel has ${maxSubscribers} subscribers, its limit (MAX_SUBSCRIBERS).`);
     }
-    if (this.#sockets.direct < this.#config.relayAfter) return this.#accept(after);
-    const region = url.searchParams.get('region') ?? DEFAULT_REGION;
-    const key = this.#placement.place(isRegion(region) ? region : DEFAULT_REGION, (k) => reported.get(k) ?? 0, relaySize, now);
-    const headers: Record<string, string> = { [VERSION_HEADER]: String(PROTOCOL_VERSION), [RELAY_HEADER]: key };
-    // Workers may skip the root for a while only with room for every region's relay to
-    // fill: that relay then counts as full here until they must ask again (placement.ts).
-    if (room >= (REGIONS.length + 1) * relaySize) {
-      if (this.#placement.remember(key, now + REMEMBER_SECONDS * 1000)) {
-        // Kept in storage: a root that hibernates meanwhile still counts the relay as full.
-        this.ctx.storage.put(GRANTS_KEY, this.#placement.grants).catch(() => {});
-      }
-      headers[REMEMBER_HEADER] = String(REMEMBER_SECONDS);
-    }
+    // Kept in storage: a restarted root must not name more relays than the capacity has.
+    if (this.#placement.total > named) this.ctx.storage.put(NAMED_KEY, this.#placement.counts).catch(() => {});
+    const headers = {
+      [VERSION_HEADER]: String(PROTOCOL_VERSION),
+      [RELAY_HEADER]: key,
+      [RELAYS_HEADER]: String(this.#placement.named(region)),
+      [REMEMBER_HEADER]: String(REMEMBER_SECONDS),
+    };
     return new Response(null, { status: RELAY_STATUS, headers });
   }
 
@@ -261,10 +265,7 @@ export class Channel extends DurableObject<Env> {
     this.#let(ws);
   }
 
-  /** Lets a socket go; a relay's subscribers still count while it comes back. */
   #let(ws: WebSocket): void {
-    const relay = this.#sockets.relays.get(ws);
-    if (relay) this.#placement.left(relay.key, relay.count, Date.now());
     this.#sockets.delete(ws);
   }
 

@@ -15,6 +15,7 @@ import {
   PROTOCOL_VERSION,
   RELAY_HEADER,
   RELAY_KEY,
+  RELAYS_HEADER,
   RELAY_STATUS,
   REMEMBER_HEADER,
   VERSION_HEADER,
@@ -77,7 +78,8 @@ export type Attached =
   | { kind: 'unavailable' };
 
 /** What one attach request got: also, from a root, the relay to go to instead. */
-export type AttachResult = Attached | { kind: 'relay'; key: string; rememberMs: number };
+/** `relays`: how many the subscriber's region has; `rememberMs`: how long a Worker may spread over them. */
+export type AttachResult = Attached | { kind: 'relay'; key: string; relays: number; rememberMs: number };
 
 /** How a link attaches again: to the root, or through the relay that serves it (route.ts). */
 export type Attacher = (after: number) => Promise<Attached>;
@@ -96,8 +98,11 @@ export async function attach(stub: ChannelStub, after: number | null, params?: A
   }
   const relay = res.headers.get(RELAY_HEADER);
   if (res.status === RELAY_STATUS && relay !== null && RELAY_KEY.test(relay)) {
-    const seconds = Number(res.headers.get(REMEMBER_HEADER) ?? 0);
-    return { kind: 'relay', key: relay, rememberMs: Number.isSafeInteger(seconds) && seconds > 0 ? seconds * 1000 : 0 };
+    const whole = (name: string) => {
+      const n = Number(res.headers.get(name) ?? 0);
+      return Number.isSafeInteger(n) && n > 0 ? n : 0;
+    };
+    return { kind: 'relay', key: relay, relays: whole(RELAYS_HEADER), rememberMs: whole(REMEMBER_HEADER) * 1000 };
   }
   const socket = res.webSocket;
   const lastId = Number(res.headers.get(LAST_ID_HEADER));

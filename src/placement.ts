@@ -1,29 +1,31 @@
 /**
- * Where the root sends a subscriber it does not serve itself: the first relay of the
- * subscriber's region that has room, by what the relays last said they hold plus whoever
- * the root sent them since shortly before (a relay says 0 when it first attaches, while
- * the subscribers sent to it are still on their way). Each relay also refuses past
- * RELAY_SIZE itself, and a Worker it refuses comes back to the root saying so (route.ts).
+ * Where the root sends a subscriber it does not serve itself, and how many relays a
+ * channel may have.
  *
- * What counts towards MAX_SUBSCRIBERS ({@link Placement.bound}) leans the same way, so
- * that nobody is let in past it: a relay counts with what it reported plus everyone sent
- * to it since shortly before its last report (whether or not the report has them yet); a relay whose
- * socket just closed keeps its last count while it comes back; and a relay that Workers
- * may remember (send subscribers straight to, for a while) counts as full until that
- * expires. Those grants are kept in storage ({@link Placement.grants}), so a root that
- * hibernates or restarts meanwhile still counts them.
+ * The relays of a region are numbered from 0 (`weur.0`, `weur.1`…); the root names them in
+ * order and never more than the channel's capacity allows: RELAY_AFTER direct subscribers
+ * plus `maxRelays` relays of RELAY_SIZE make at most MAX_SUBSCRIBERS. Each relay refuses
+ * past RELAY_SIZE itself, so MAX_SUBSCRIBERS holds by construction, whoever sends
+ * subscribers where: the root, or Workers spreading their subscribers over a region's
+ * relays without asking (route.ts).
+ *
+ * Within that, the root aims: the first relay of the region that has room by what it last
+ * said it holds plus whoever the root sent it since shortly before (a relay says 0 when it
+ * first attaches, while the subscribers sent to it are still on their way); a relay that
+ * refused a subscriber as full gets nobody more until it reports again.
  */
-import type { Region } from './region';
+import { REGIONS, type Region } from './region';
 
 /**
- * A subscriber sent to a relay counts towards the bound on its own until the relay reports
- * this long after it was sent (by then the report has it, or it never came).
+ * A subscriber sent to a relay counts on its own until the relay reports this long after
+ * it was sent (by then the report has it, or it never came)…
  */
 export const SENT_HOLD_MS = 1000;
-/** A subscriber sent this long ago is in its relay's count by now (it reports within 2 s), or never came. */
+/** …and at most this long (the relay reports within 2 s of any change). */
 export const SENT_FORGET_MS = 10_000;
-/** How long a relay whose socket closed keeps its last count: its re-attach window and more. */
-export const LEFT_HOLD_MS = 60_000;
+
+/** What the root knows of a relay now: the count it last said, absent when not attached. */
+export type Reported = (key: string) => number | undefined;
 
 export class Placement {
   /** When each subscriber not yet surely in its relay's count was sent there. */
@@ -32,22 +34,40 @@ export class Placement {
   readonly #reportedAt = new Map<string, number>();
   /** Relays that refused a subscriber as full since their last report. */
   readonly #full = new Set<string>();
-  /** Relays whose socket closed: their last count, until the time given. */
-  readonly #left = new Map<string, { count: number; until: number }>();
-  /** Relays Workers may send subscribers to without asking, until the time given. */
-  readonly #remembered = new Map<string, number>();
+  /** Relays named so far in each region: keys `<region>.0` up to `<region>.<n - 1>`. */
+  readonly #named = new Map<Region, number>();
 
-  /** The key of the relay for the next subscriber from `region`; counts it as sent there. */
-  place(region: Region, reported: (key: string) => number, size: number, now: number): string {
-    for (let n = 0; ; n++) {
-      const key = `${region}.${n}`;
-      if (!this.#full.has(key) && reported(key) + this.#pending(key, now) < size) {
-        const sent = this.#sent.get(key);
-        if (sent) sent.push(now);
-        else this.#sent.set(key, [now]);
-        return key;
-      }
+  /** Relays named in `region`: a Worker may spread that region's subscribers over them. */
+  named(region: Region): number {
+    return this.#named.get(region) ?? 0;
+  }
+
+  /** Relays named in every region: what the capacity counts. */
+  get total(): number {
+    let n = 0;
+    for (const count of this.#named.values()) n += count;
+    return n;
+  }
+
+  /**
+   * The relay for the next subscriber from `region`, counted as sent there: one of the
+   * region's with room, else a new one while `maxRelays` allows, else one of another
+   * region's with room; null when the channel is full.
+   */
+  place(region: Region, reported: Reported, size: number, maxRelays: number, now: number): string | null {
+    const hasRoom = (key: string) => !this.#full.has(key) && (reported(key) ?? 0) + this.#pending(key, now) < size;
+    const inRegion = (r: Region) => Array.from({ length: this.named(r) }, (_, n) => `${r}.${n}`);
+    let key = inRegion(region).find(hasRoom);
+    if (key === undefined && this.total < maxRelays) {
+      key = `${region}.${this.named(region)}`;
+      this.#named.set(region, this.named(region) + 1);
     }
+    key ??= REGIONS.flatMap(inRegion).find(hasRoom);
+    if (key === undefined) return null;
+    const sent = this.#sent.get(key);
+    if (sent) sent.push(now);
+    else this.#sent.set(key, [now]);
+    return key;
   }
 
   /**
@@ -65,11 +85,13 @@ export class Placement {
     return sent.length;
   }
 
-  /** The relay attached or reported its count. */
+  /** The relay attached (a relay the root had not named counts as named) or reported its count. */
   reported(key: string, now: number): void {
     this.#reportedAt.set(key, now);
     this.#full.delete(key);
-    this.#left.delete(key);
+    const dot = key.indexOf('.');
+    const region = key.slice(0, dot) as Region;
+    this.#named.set(region, Math.max(this.named(region), Number(key.slice(dot + 1)) + 1));
   }
 
   /** The relay refused a subscriber as full: nobody more goes there until it reports. */
@@ -77,42 +99,16 @@ export class Placement {
     this.#full.add(key);
   }
 
-  /** The relay's socket closed: its subscribers still count while it comes back. */
-  left(key: string, count: number, now: number): void {
-    this.#left.set(key, { count, until: now + LEFT_HOLD_MS });
+  /** The relays named per region, to keep in storage… */
+  get counts(): Partial<Record<Region, number>> {
+    return Object.fromEntries(this.#named);
   }
 
-  /**
-   * Workers may send subscribers straight to `key` until `until` (ms since the epoch).
-   * True when that extends what the root had stored by enough to store it again.
-   */
-  remember(key: string, until: number): boolean {
-    const had = this.#remembered.get(key) ?? 0;
-    if (until <= had) return false;
-    this.#remembered.set(key, until);
-    return until > had + 5000;
-  }
-
-  /** The grants to keep in storage, and to take back from it after a restart. */
-  get grants(): Record<string, number> {
-    return Object.fromEntries(this.#remembered);
-  }
-
-  restore(grants: Record<string, number> | undefined, now: number): void {
-    for (const [key, until] of Object.entries(grants ?? {})) {
-      if (typeof until === 'number' && until > now && until > (this.#remembered.get(key) ?? 0)) this.#remembered.set(key, until);
+  /** …and to take back after a restart: a relay once named may still be in use. */
+  restore(counts: Partial<Record<Region, number>> | undefined): void {
+    for (const region of REGIONS) {
+      const n = counts?.[region];
+      if (typeof n === 'number' && Number.isSafeInteger(n) && n > this.named(region)) this.#named.set(region, n);
     }
-  }
-
-  /** The most subscribers the relays may hold now, or within the next moments. */
-  bound(reported: ReadonlyMap<string, number>, size: number, now: number): number {
-    for (const [key, until] of this.#remembered) if (until <= now) this.#remembered.delete(key);
-    for (const [key, left] of this.#left) if (left.until <= now) this.#left.delete(key);
-    let n = 0;
-    for (const key of new Set([...reported.keys(), ...this.#sent.keys(), ...this.#left.keys(), ...this.#remembered.keys()])) {
-      const known = (reported.get(key) ?? this.#left.get(key)?.count ?? 0) + this.#pending(key, now);
-      n += this.#remembered.has(key) ? Math.max(known, size) : known;
-    }
-    return n;
   }
 }

@@ -47,9 +47,11 @@ export const LAST_ID_HEADER = 'X-Herald-Last-Id';
 /** A root's answer to an attach it does not serve itself: "go to the relay named in the header". */
 export const RELAY_STATUS = 307;
 export const RELAY_HEADER = 'X-Herald-Relay';
+/** With a relay answer: how many relays the subscriber's region has (keys `<region>.0` up). */
+export const RELAYS_HEADER = 'X-Herald-Relays';
 /**
- * With a relay answer: for how many seconds the Worker may send this channel's next
- * subscribers from the same region straight to that relay. Absent: ask the root each time.
+ * With a relay answer: for how many seconds the Worker may spread this channel's next
+ * subscribers from the same region over those relays without asking the root.
  */
 export const REMEMBER_HEADER = 'X-Herald-Remember';
 

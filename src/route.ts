@@ -9,35 +9,43 @@ import type { Env } from './channel';
 import { attach, type Attached, type ChannelStub } from './link';
 import type { Region } from './region';
 
-/** Root → relay → full relay → root → another relay: past that, wait and come back. */
-const MAX_HOPS = 4;
+/** Attempts per attach (root, relays full, root again…): past that, wait and come back. */
+const MAX_HOPS = 6;
+/** Relays a new subscriber tries from what the Worker remembers, before asking the root. */
+const GUESSES = 2;
 
 /**
- * The relay this Worker isolate last sent each channel's subscribers from each region to,
- * for as long as the root said it may be remembered (channel.ts): a hot channel's new
- * subscribers go straight there, and the root hears only of the first in each isolate, of
- * those a full relay sends back, and of those after the entry expires. Without it every
- * subscribe would be a request to the root (docs/scale.md). Until it expires, a root with a
- * free direct place may see a subscriber go to a relay instead.
+ * How many relays each channel has in each region, as the root last told this Worker
+ * isolate, for as long as it said: a hot channel's new subscribers are spread over them at
+ * random without a request to the root, which then hears only of the first subscriber in
+ * each isolate and of those that found two full relays. After a deploy, when every
+ * subscriber comes back at once, that keeps the root out of the way (docs/scale.md).
+ * MAX_SUBSCRIBERS holds whatever Workers do: the root names no more relays than the
+ * capacity has, and each relay refuses past RELAY_SIZE (placement.ts).
  */
-const lastRelay = new Map<string, { key: string; until: number }>();
+const known = new Map<string, { relays: number; until: number }>();
 /** Entries kept per isolate; past that the map starts over (it is only a shortcut). */
-const LAST_RELAY_MAX = 10_000;
+const KNOWN_MAX = 10_000;
 
-function remembered(channel: string, region: Region): string | null {
-  const entry = lastRelay.get(`${region}/${channel}`);
-  return entry !== undefined && entry.until > Date.now() ? entry.key : null;
+/** A relay of the region to try, at random, other than `not`; null when none is known. */
+function guess(channel: string, region: Region, not?: string): string | null {
+  const entry = known.get(`${region}/${channel}`);
+  if (entry === undefined || entry.until <= Date.now()) return null;
+  const key = (n: number) => `${region}.${n}`;
+  const first = Math.floor(Math.random() * entry.relays);
+  // Another one than `not`, when there is another.
+  return key(entry.relays > 1 && key(first) === not ? (first + 1) % entry.relays : first);
 }
 
-function remember(channel: string, region: Region, key: string | null, ms = 0): void {
+function remember(channel: string, region: Region, relays: number, ms: number): void {
   const name = `${region}/${channel}`;
-  if (key === null || ms <= 0) return void lastRelay.delete(name);
-  if (lastRelay.size >= LAST_RELAY_MAX) lastRelay.clear();
-  lastRelay.set(name, { key, until: Date.now() + ms });
+  if (relays <= 0 || ms <= 0) return void known.delete(name);
+  if (known.size >= KNOWN_MAX) known.clear();
+  known.set(name, { relays, until: Date.now() + ms });
 }
 
 export class ChannelRoute {
-  /** The relay that serves this subscriber, once the root named one. */
+  /** The relay that serves (or is to serve) this subscriber. */
   #relay: string | null;
 
   constructor(
@@ -45,31 +53,33 @@ export class ChannelRoute {
     readonly channel: string,
     readonly region: Region,
   ) {
-    this.#relay = remembered(channel, region);
+    this.#relay = guess(channel, region);
   }
 
   /** Attaches from `after` (null: live only) where the subscriber belongs. Never throws. */
   async attach(after: number | null): Promise<Attached> {
     let full: string | undefined;
+    let guesses = this.#relay === null ? 0 : 1;
     for (let hop = 0; hop < MAX_HOPS; hop++) {
       if (this.#relay !== null) {
         const key = this.#relay;
         const result = await attach(relayStub(this.env, this.channel, key), after, { as: 'relayed', channel: this.channel, key });
         if (result.kind !== 'full' && result.kind !== 'closed') return result.kind === 'relay' ? { kind: 'unavailable' } : result;
-        // Full, or deleted (its root says which, and whether a new one has begun since).
+        // Full: try another, then the root. Deleted: its root says which, and whether a new one has begun since.
         if (result.kind === 'full') full = key;
-        this.#relay = null;
-        remember(this.channel, this.region, null);
+        else remember(this.channel, this.region, 0, 0);
+        this.#relay = result.kind === 'full' && guesses < GUESSES ? guess(this.channel, this.region, key) : null;
+        if (this.#relay !== null) guesses++;
         continue;
       }
       const result = await attach(rootStub(this.env, this.channel), after, { as: 'subscriber', region: this.region, full });
       if (result.kind !== 'relay') {
         // Served by the root again (or refused): the next subscribers ask the root too.
-        remember(this.channel, this.region, null);
+        remember(this.channel, this.region, 0, 0);
         return result;
       }
       this.#relay = result.key;
-      remember(this.channel, this.region, result.key, result.rememberMs);
+      remember(this.channel, this.region, result.relays, result.rememberMs);
     }
     return { kind: 'unavailable' };
   }

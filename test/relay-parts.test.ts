@@ -2,7 +2,7 @@
 // location hints, docs/api.md "Relays"), which relay the root sends it to, and the relay's
 // tail of recent messages that serves a resuming subscriber near it.
 import { describe, expect, it } from 'vitest';
-import { LEFT_HOLD_MS, Placement, SENT_FORGET_MS, SENT_HOLD_MS } from '../src/placement';
+import { Placement, SENT_FORGET_MS } from '../src/placement';
 import { DEFAULT_REGION, regionOf } from '../src/region';
 import { Tail, type TailEntry } from '../src/tail';
 
@@ -31,81 +31,66 @@ describe('regionOf', () => {
 });
 
 describe('Placement', () => {
-  const none = () => 0;
+  const none = () => undefined;
 
-  it('fills the first relay of a region, then the next, by what it sent since the reports', () => {
+  it('fills the first relay of a region, then names the next, by what it sent since the reports', () => {
     const placement = new Placement();
-    expect(Array.from({ length: 5 }, () => placement.place('weur', none, 2, 0))).toEqual(['weur.0', 'weur.0', 'weur.1', 'weur.1', 'weur.2']);
-    expect(placement.place('apac', none, 2, 0)).toBe('apac.0');
-    expect(placement.bound(new Map(), 2, 0)).toBe(6);
+    expect(Array.from({ length: 5 }, () => placement.place('weur', none, 2, 100, 0))).toEqual(['weur.0', 'weur.0', 'weur.1', 'weur.1', 'weur.2']);
+    expect(placement.place('apac', none, 2, 100, 0)).toBe('apac.0');
+    expect([placement.named('weur'), placement.named('apac'), placement.total]).toEqual([3, 1, 4]);
   });
 
-  it('aims by what a relay reported plus what was sent since shortly before; a later report replaces those', () => {
+  it('names no more relays than maxRelays: then one of another region with room, then none (the channel is full)', () => {
+    const placement = new Placement();
+    expect([placement.place('weur', none, 2, 2, 0), placement.place('apac', none, 2, 2, 0)]).toEqual(['weur.0', 'apac.0']);
+    expect(placement.place('weur', none, 2, 2, 0)).toBe('weur.0');
+    // weur.0 is full; no third relay may be named: apac.0 has room.
+    expect(placement.place('weur', none, 2, 2, 0)).toBe('apac.0');
+    expect(placement.place('weur', none, 2, 2, 0)).toBeNull();
+    expect(placement.total).toBe(2);
+  });
+
+  it('aims by what a relay said plus what was sent since shortly before; a later report replaces those', () => {
     const placement = new Placement();
     const reported = new Map([['weur.0', 999]]);
-    const counts = (key: string) => reported.get(key) ?? 0;
-    expect(placement.place('weur', counts, 1000, 0)).toBe('weur.0');
-    expect(placement.place('weur', counts, 1000, 0)).toBe('weur.1');
+    const counts = (key: string) => reported.get(key);
+    placement.reported('weur.0', 0);
+    expect(placement.place('weur', counts, 1000, 100, 0)).toBe('weur.0');
+    expect(placement.place('weur', counts, 1000, 100, 0)).toBe('weur.1');
     reported.set('weur.0', 998);
     placement.reported('weur.0', 2000);
-    expect(placement.place('weur', counts, 1000, 2000)).toBe('weur.0');
+    expect(placement.place('weur', counts, 1000, 100, 2000)).toBe('weur.0');
   });
 
-  it('keeps counting the subscribers sent to a relay that attaches saying 0 while they are on their way', () => {
+  it('keeps counting the subscribers sent to a relay that attaches saying 0 while they are on their way, for SENT_FORGET_MS at most', () => {
     const placement = new Placement();
     const reported = new Map<string, number>();
-    const counts = (key: string) => reported.get(key) ?? 0;
-    expect([placement.place('weur', counts, 2, 0), placement.place('weur', counts, 2, 0)]).toEqual(['weur.0', 'weur.0']);
+    const counts = (key: string) => reported.get(key);
+    expect([placement.place('weur', counts, 2, 100, 0), placement.place('weur', counts, 2, 100, 0)]).toEqual(['weur.0', 'weur.0']);
     reported.set('weur.0', 0);
     placement.reported('weur.0', 10);
-    expect(placement.place('weur', counts, 2, 20)).toBe('weur.1');
+    expect(placement.place('weur', counts, 2, 100, 20)).toBe('weur.1');
     // Ten seconds on, a subscriber sent and never counted is taken as never come.
-    expect(placement.bound(reported, 2, SENT_FORGET_MS + 20)).toBe(0);
-  });
-
-  it('bounds by the reports plus everyone sent since SENT_HOLD_MS before the last report', () => {
-    const placement = new Placement();
-    const reported = new Map([['weur.0', 10]]);
-    placement.place('weur', (k) => reported.get(k) ?? 0, 1000, 0);
-    expect(placement.bound(reported, 1000, 0)).toBe(11);
-    // A report right after may or may not include the one just sent: it still counts.
-    placement.reported('weur.0', SENT_HOLD_MS - 1);
-    expect(placement.bound(reported, 1000, SENT_HOLD_MS)).toBe(11);
-    // A report SENT_HOLD_MS after it was sent has it.
-    placement.reported('weur.0', SENT_HOLD_MS);
-    expect(placement.bound(reported, 1000, SENT_HOLD_MS)).toBe(10);
-  });
-
-  it("keeps a relay's last count for LEFT_HOLD_MS after its socket closes, until it attaches again", () => {
-    const placement = new Placement();
-    placement.left('weur.0', 700, 0);
-    expect(placement.bound(new Map(), 1000, LEFT_HOLD_MS - 1)).toBe(700);
-    expect(placement.bound(new Map(), 1000, LEFT_HOLD_MS)).toBe(0);
-    placement.left('weur.1', 700, 0);
-    placement.reported('weur.1', 0);
-    expect(placement.bound(new Map([['weur.1', 650]]), 1000, 1)).toBe(650);
-  });
-
-  it('counts a relay Workers may remember as full, until that expires, also after a restart (grants)', () => {
-    const placement = new Placement();
-    const reported = new Map([['weur.0', 3]]);
-    expect(placement.remember('weur.0', 30_000)).toBe(true);
-    // Extended by a little: not worth storing again.
-    expect(placement.remember('weur.0', 30_001)).toBe(false);
-    expect(placement.bound(reported, 10, 29_999)).toBe(10);
-    expect(placement.bound(reported, 10, 30_001)).toBe(3);
-    const restarted = new Placement();
-    restarted.restore({ 'weur.0': 40_000, 'weur.1': 5 }, 10);
-    expect(restarted.bound(reported, 10, 10)).toBe(10);
-    expect(restarted.grants).toEqual({ 'weur.0': 40_000 });
+    expect(placement.place('weur', counts, 2, 100, SENT_FORGET_MS + 20)).toBe('weur.0');
   });
 
   it('sends nobody more to a relay that refused one as full, until it reports again', () => {
     const placement = new Placement();
-    placement.refused('weur.0');
-    expect(placement.place('weur', none, 1000, 0)).toBe('weur.1');
     placement.reported('weur.0', 0);
-    expect(placement.place('weur', none, 1000, 0)).toBe('weur.0');
+    placement.refused('weur.0');
+    expect(placement.place('weur', none, 1000, 100, 0)).toBe('weur.1');
+    placement.reported('weur.0', 0);
+    expect(placement.place('weur', none, 1000, 100, 0)).toBe('weur.0');
+  });
+
+  it('counts a relay that attaches, and those below it, as named; keeps the counts across a restart', () => {
+    const placement = new Placement();
+    placement.reported('oc.4', 0);
+    expect([placement.named('oc'), placement.total]).toEqual([5, 5]);
+    const restarted = new Placement();
+    restarted.restore({ ...placement.counts, weur: 2, me: -1 } as never);
+    expect(restarted.counts).toEqual({ oc: 5, weur: 2 });
+    expect(restarted.place('oc', none, 10, 7, 0)).toBe('oc.0');
   });
 });
 
