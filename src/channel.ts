@@ -172,42 +172,44 @@ export class Channel extends DurableObject<Env> {
     // it replays is then never sent to it again as live.
     this.#flush();
     this.#prune();
+    const { maxSubscribers, relayAfter, relaySize } = this.#config;
+    // RELAY_AFTER direct and this many relays of RELAY_SIZE make at most MAX_SUBSCRIBERS.
+    const maxRelays = Math.max(0, Math.floor((maxSubscribers - relayAfter) / relaySize));
     if (as === 'relay') {
+      const named = this.#placement.total;
+      // A relay beyond the capacity (MAX_SUBSCRIBERS lowered since it was named) serves nobody.
+      if (!this.#placement.admits(relayKey!, maxRelays)) {
+        return errorResponse('channel_full', `herald: relay ${relayKey} is beyond this channel's capacity.`);
+      }
+      if (this.#placement.total > named) this.ctx.storage.put(NAMED_KEY, this.#placement.counts).catch(() => {});
       // One socket per relay: one that re-attaches replaces whatever is left of its old one.
       const old = this.#sockets.relay(relayKey!);
       if (old) {
         this.#sockets.delete(old);
         closeQuietly(old, 1000, 'herald: replaced by the relay');
       }
-      const named = this.#placement.total;
       this.#placement.reported(relayKey!, Date.now());
-      if (this.#placement.total > named) this.ctx.storage.put(NAMED_KEY, this.#placement.counts).catch(() => {});
       return this.#accept(after, { key: relayKey!, count: Number(url.searchParams.get('count')), since: Date.now() });
     }
     const full = url.searchParams.get('full');
     if (full !== null && RELAY_KEY.test(full)) this.#placement.refused(full);
-    const { maxSubscribers, relayAfter, relaySize } = this.#config;
     if (this.#sockets.direct < Math.min(relayAfter, maxSubscribers)) return this.#accept(after);
     const region = isRegion(url.searchParams.get('region') ?? '') ? (url.searchParams.get('region') as Region) : DEFAULT_REGION;
-    const reported = (key: string) => {
-      const ws = this.#sockets.relay(key);
-      return ws && this.#sockets.relays.get(ws)!.count;
-    };
-    // RELAY_AFTER direct and this many relays of RELAY_SIZE make at most MAX_SUBSCRIBERS.
-    const maxRelays = Math.max(0, Math.floor((maxSubscribers - relayAfter) / relaySize));
+    const counts = new Map<string, number>();
+    for (const relay of this.#sockets.relays.values()) counts.set(relay.key, relay.count);
     const named = this.#placement.total;
-    const key = this.#placement.place(region, reported, relaySize, maxRelays, Date.now());
+    const key = this.#placement.place(region, (k) => counts.get(k), relaySize, maxRelays, Date.now());
     if (key === null) {
       return errorResponse('channel_full', `This channel has ${maxSubscribers} subscribers, its limit (MAX_SUBSCRIBERS).`);
     }
     // Kept in storage: a restarted root must not name more relays than the capacity has.
     if (this.#placement.total > named) this.ctx.storage.put(NAMED_KEY, this.#placement.counts).catch(() => {});
-    const headers = {
-      [VERSION_HEADER]: String(PROTOCOL_VERSION),
-      [RELAY_HEADER]: key,
-      [RELAYS_HEADER]: String(this.#placement.named(region)),
-      [REMEMBER_HEADER]: String(REMEMBER_SECONDS),
-    };
+    const headers: Record<string, string> = { [VERSION_HEADER]: String(PROTOCOL_VERSION), [RELAY_HEADER]: key };
+    // A relay of another region means the subscriber's own are full: nothing to spread over.
+    if (key.startsWith(`${region}.`)) {
+      headers[RELAYS_HEADER] = String(this.#placement.allowed(maxRelays).get(region) ?? 0);
+      headers[REMEMBER_HEADER] = String(REMEMBER_SECONDS);
+    }
     return new Response(null, { status: RELAY_STATUS, headers });
   }
 

@@ -37,9 +37,35 @@ export class Placement {
   /** Relays named so far in each region: keys `<region>.0` up to `<region>.<n - 1>`. */
   readonly #named = new Map<Region, number>();
 
-  /** Relays named in `region`: a Worker may spread that region's subscribers over them. */
   named(region: Region): number {
     return this.#named.get(region) ?? 0;
+  }
+
+  /**
+   * The relays of each region in use within `maxRelays`: the named ones, less the highest
+   * numbers of the largest regions when more were named than the capacity has now (after
+   * a deploy that lowered MAX_SUBSCRIBERS or raised RELAY_SIZE).
+   */
+  allowed(maxRelays: number): Map<Region, number> {
+    const allowed = new Map(this.#named);
+    for (let excess = this.total - maxRelays; excess > 0; excess--) {
+      let largest: Region | undefined;
+      for (const [region, n] of allowed) if (largest === undefined || n > allowed.get(largest)!) largest = region;
+      allowed.set(largest!, allowed.get(largest!)! - 1);
+    }
+    return allowed;
+  }
+
+  /**
+   * Whether a relay attaching with `key` is within the capacity: one already named and
+   * allowed, or one more that still fits (a Worker may know of it before the root does).
+   */
+  admits(key: string, maxRelays: number): boolean {
+    const { region, index } = parseKey(key);
+    if (index < (this.allowed(maxRelays).get(region) ?? 0)) return true;
+    if (this.total - this.named(region) + index + 1 > maxRelays) return false;
+    this.#named.set(region, index + 1);
+    return true;
   }
 
   /** Relays named in every region: what the capacity counts. */
@@ -55,14 +81,18 @@ export class Placement {
    * region's with room; null when the channel is full.
    */
   place(region: Region, reported: Reported, size: number, maxRelays: number, now: number): string | null {
+    const allowed = this.allowed(maxRelays);
     const hasRoom = (key: string) => !this.#full.has(key) && (reported(key) ?? 0) + this.#pending(key, now) < size;
-    const inRegion = (r: Region) => Array.from({ length: this.named(r) }, (_, n) => `${r}.${n}`);
-    let key = inRegion(region).find(hasRoom);
+    const withRoom = (r: Region) => {
+      for (let n = 0; n < (allowed.get(r) ?? 0); n++) if (hasRoom(`${r}.${n}`)) return `${r}.${n}`;
+      return undefined;
+    };
+    let key = withRoom(region);
     if (key === undefined && this.total < maxRelays) {
       key = `${region}.${this.named(region)}`;
       this.#named.set(region, this.named(region) + 1);
     }
-    key ??= REGIONS.flatMap(inRegion).find(hasRoom);
+    for (const other of REGIONS) key ??= withRoom(other);
     if (key === undefined) return null;
     const sent = this.#sent.get(key);
     if (sent) sent.push(now);
@@ -85,13 +115,10 @@ export class Placement {
     return sent.length;
   }
 
-  /** The relay attached (a relay the root had not named counts as named) or reported its count. */
+  /** The relay attached or reported its count. */
   reported(key: string, now: number): void {
     this.#reportedAt.set(key, now);
     this.#full.delete(key);
-    const dot = key.indexOf('.');
-    const region = key.slice(0, dot) as Region;
-    this.#named.set(region, Math.max(this.named(region), Number(key.slice(dot + 1)) + 1));
   }
 
   /** The relay refused a subscriber as full: nobody more goes there until it reports. */
@@ -108,7 +135,15 @@ export class Placement {
   restore(counts: Partial<Record<Region, number>> | undefined): void {
     for (const region of REGIONS) {
       const n = counts?.[region];
-      if (typeof n === 'number' && Number.isSafeInteger(n) && n > this.named(region)) this.#named.set(region, n);
+      if (typeof n === 'number' && Number.isSafeInteger(n) && n > this.named(region) && n <= MAX_NAMED) this.#named.set(region, n);
     }
   }
+}
+
+/** More relays than a region can name (keys end in at most 7 digits): a stored count past it is not ours. */
+const MAX_NAMED = 10_000_000;
+
+function parseKey(key: string): { region: Region; index: number } {
+  const dot = key.indexOf('.');
+  return { region: key.slice(0, dot) as Region, index: Number(key.slice(dot + 1)) };
 }

@@ -111,6 +111,8 @@ export class Relay extends DurableObject<Env> {
     if (this.#subscribers.size >= this.#config.relaySize) return this.#full();
     const root = await this.#connect(identity);
     if (root === 'closed') return new Response(null, { status: 204 });
+    // Beyond the channel's capacity: the Worker asks the root for a relay that is not.
+    if (root === 'full') return this.#full();
     if (root !== 'open' || this.#root === null) {
       return errorResponse('unavailable', 'herald: the relay cannot reach its channel now.', { 'Retry-After': '1' });
     }

@@ -33,8 +33,9 @@ function guess(channel: string, region: Region, not?: string): string | null {
   if (entry === undefined || entry.until <= Date.now()) return null;
   const key = (n: number) => `${region}.${n}`;
   const first = Math.floor(Math.random() * entry.relays);
+  if (key(first) !== not) return key(first);
   // Another one than `not`, when there is another.
-  return key(entry.relays > 1 && key(first) === not ? (first + 1) % entry.relays : first);
+  return entry.relays > 1 ? key((first + 1) % entry.relays) : null;
 }
 
 function remember(channel: string, region: Region, relays: number, ms: number): void {

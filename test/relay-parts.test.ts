@@ -54,7 +54,7 @@ describe('Placement', () => {
     const placement = new Placement();
     const reported = new Map([['weur.0', 999]]);
     const counts = (key: string) => reported.get(key);
-    placement.reported('weur.0', 0);
+    placement.admits('weur.0', 100);
     expect(placement.place('weur', counts, 1000, 100, 0)).toBe('weur.0');
     expect(placement.place('weur', counts, 1000, 100, 0)).toBe('weur.1');
     reported.set('weur.0', 998);
@@ -76,21 +76,33 @@ describe('Placement', () => {
 
   it('sends nobody more to a relay that refused one as full, until it reports again', () => {
     const placement = new Placement();
-    placement.reported('weur.0', 0);
+    placement.admits('weur.0', 100);
     placement.refused('weur.0');
     expect(placement.place('weur', none, 1000, 100, 0)).toBe('weur.1');
     placement.reported('weur.0', 0);
     expect(placement.place('weur', none, 1000, 100, 0)).toBe('weur.0');
   });
 
-  it('counts a relay that attaches, and those below it, as named; keeps the counts across a restart', () => {
+  it('admits a relay that attaches within the capacity (and names those below it), not one beyond', () => {
     const placement = new Placement();
-    placement.reported('oc.4', 0);
+    expect(placement.admits('oc.4', 6)).toBe(true);
     expect([placement.named('oc'), placement.total]).toEqual([5, 5]);
-    const restarted = new Placement();
-    restarted.restore({ ...placement.counts, weur: 2, me: -1 } as never);
-    expect(restarted.counts).toEqual({ oc: 5, weur: 2 });
-    expect(restarted.place('oc', none, 10, 7, 0)).toBe('oc.0');
+    expect(placement.admits('oc.2', 6)).toBe(true);
+    expect(placement.admits('weur.0', 6)).toBe(true);
+    expect(placement.admits('weur.1', 6)).toBe(false);
+    expect(placement.total).toBe(6);
+  });
+
+  it('uses no more relays than the capacity has now, trimming the largest regions, and keeps the counts across a restart', () => {
+    const placement = new Placement();
+    placement.restore({ weur: 5, apac: 3, me: -1, oc: 1e12 } as never);
+    expect(placement.counts).toEqual({ weur: 5, apac: 3 });
+    // MAX_SUBSCRIBERS lowered since: room for 4 relays now.
+    expect(Object.fromEntries(placement.allowed(4))).toEqual({ weur: 2, apac: 2 });
+    expect(placement.admits('weur.3', 4)).toBe(false);
+    const full = () => 1000;
+    expect(placement.place('weur', full, 1000, 4, 0)).toBeNull();
+    expect(placement.place('weur', none, 1000, 4, 0)).toBe('weur.0');
   });
 });
 

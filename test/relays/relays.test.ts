@@ -307,12 +307,15 @@ describe('between objects', () => {
     first.webSocket!.close(1000, 'done');
   });
 
-  it('the root refuses a relay attach with a made-up key or count, and an attach of a kind it does not take', async () => {
+  it('the root refuses a relay attach with a made-up key or count, one beyond the capacity, and an attach of a kind it does not take', async () => {
     const root = rootOf(uniqueChannel());
     for (const query of ['as=relay&key=enam.x&count=0', 'as=relay&key=enam.0', 'as=relay&key=enam.0&count=-1', 'as=relayed&key=enam.0']) {
       const res = await root.fetch(`https://channel.herald/attach?v=1&${query}`, upgrade);
       expect([query, res.status]).toEqual([query, 403]);
     }
+    // MAX_SUBSCRIBERS 29 = 1 direct + 14 relays of 2: a fifteenth is beyond the capacity.
+    const beyond = await root.fetch('https://channel.herald/attach?v=1&as=relay&key=enam.14&count=0', upgrade);
+    expect([beyond.status, ((await beyond.json()) as { error: { code: string } }).error.code]).toEqual([503, 'channel_full']);
   });
 
   it('closes with 4400 a subscriber socket that reports a count, at the root and at a relay', async () => {
