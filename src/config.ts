@@ -13,8 +13,8 @@ export const DEFAULT_RETRY_MS = 2000;
 export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
 /**
  * Default subscribers one channel holds before answering `channel_full`: what the fan-out
- * tree serves (the root's direct subscribers plus up to 1,000 relays of RELAY_SIZE, within
- * the root's 32,768 hibernatable sockets; docs/scale.md).
+ * tree serves (the root's 1,000 direct subscribers plus 999 relays of 1,000, within the
+ * root's 32,768 hibernatable sockets; docs/scale.md).
  */
 export const DEFAULT_MAX_SUBSCRIBERS = 1_000_000;
 /** Default subscribers the channel's own object serves before new ones go to relays. */
