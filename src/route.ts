@@ -38,6 +38,13 @@ function guess(channel: string, region: Region, not?: string): string | null {
   return entry.relays > 1 ? key((first + 1) % entry.relays) : null;
 }
 
+/**
+ * A request to the root for a region's first subscriber in this isolate, while it is on
+ * its way: the subscribers that come meanwhile wait for its answer and then spread, rather
+ * than each asking the root (after a deploy, every subscriber comes back at once).
+ */
+const asking = new Map<string, Promise<unknown>>();
+
 function remember(channel: string, region: Region, relays: number, ms: number): void {
   const name = `${region}/${channel}`;
   if (relays <= 0 || ms <= 0) return void known.delete(name);
@@ -59,6 +66,11 @@ export class ChannelRoute {
 
   /** Attaches from `after` (null: live only) where the subscriber belongs. Never throws. */
   async attach(after: number | null): Promise<Attached> {
+    const name = `${this.region}/${this.channel}`;
+    if (this.#relay === null && asking.has(name)) {
+      await asking.get(name);
+      this.#relay = guess(this.channel, this.region);
+    }
     let full: string | undefined;
     let guesses = this.#relay === null ? 0 : 1;
     for (let hop = 0; hop < MAX_HOPS; hop++) {
@@ -73,10 +85,16 @@ export class ChannelRoute {
         if (this.#relay !== null) guesses++;
         continue;
       }
-      const result = await attach(rootStub(this.env, this.channel), after, { as: 'subscriber', region: this.region, full });
+      const request = attach(rootStub(this.env, this.channel), after, { as: 'subscriber', region: this.region, full });
+      if (!asking.has(name)) {
+        asking.set(name, request);
+        void request.finally(() => asking.delete(name));
+      }
+      const result = await request;
       if (result.kind !== 'relay') {
-        // Served by the root again (or refused): the next subscribers ask the root too.
-        remember(this.channel, this.region, 0, 0);
+        // Served by the root again, or the channel is gone: the next subscribers ask the
+        // root too. (A busy or full root says nothing about the relays: they stay known.)
+        if (result.kind === 'open' || result.kind === 'closed') remember(this.channel, this.region, 0, 0);
         return result;
       }
       this.#relay = result.key;
