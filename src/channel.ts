@@ -175,26 +175,35 @@ export class Channel extends DurableObject<Env> {
     const { maxSubscribers, relayAfter, relaySize } = this.#config;
     // RELAY_AFTER direct and this many relays of RELAY_SIZE make at most MAX_SUBSCRIBERS.
     const maxRelays = Math.max(0, Math.floor((maxSubscribers - relayAfter) / relaySize));
-    if (as === 'relay') {
-      const named = this.#placement.total;
-      // A relay beyond the capacity (MAX_SUBSCRIBERS lowered since it was named) serves nobody.
-      if (!this.#placement.admits(relayKey!, maxRelays)) {
-        return errorResponse('channel_full', `herald: relay ${relayKey} is beyond this channel's capacity.`);
-      }
-      if (this.#placement.total > named) this.ctx.storage.put(NAMED_KEY, this.#placement.counts).catch(() => {});
-      // One socket per relay: one that re-attaches replaces whatever is left of its old one.
-      const old = this.#sockets.relay(relayKey!);
-      if (old) {
-        this.#sockets.delete(old);
-        closeQuietly(old, 1000, 'herald: replaced by the relay');
-      }
-      this.#placement.reported(relayKey!, Date.now());
-      return this.#accept(after, { key: relayKey!, count: Number(url.searchParams.get('count')), since: Date.now() });
-    }
+    if (as === 'relay') return this.#attachRelay(relayKey!, Number(url.searchParams.get('count')), after, maxRelays);
     const full = url.searchParams.get('full');
     if (full !== null && RELAY_KEY.test(full)) this.#placement.refused(full);
     if (this.#sockets.direct < Math.min(relayAfter, maxSubscribers)) return this.#accept(after);
-    const region = isRegion(url.searchParams.get('region') ?? '') ? (url.searchParams.get('region') as Region) : DEFAULT_REGION;
+    const region = url.searchParams.get('region') ?? '';
+    return this.#placeOnRelay(isRegion(region) ? region : DEFAULT_REGION, maxRelays);
+  }
+
+  /** A relay's own socket: one per relay, within the channel's capacity. */
+  #attachRelay(key: string, count: number, after: number | null, maxRelays: number): Response {
+    const named = this.#placement.total;
+    // A relay beyond the capacity (MAX_SUBSCRIBERS lowered since it was named) serves nobody.
+    if (!this.#placement.admits(key, maxRelays)) {
+      return errorResponse('channel_full', `herald: relay ${key} is beyond this channel's capacity.`);
+    }
+    this.#saveNamed(named);
+    // One that re-attaches replaces whatever is left of its old socket.
+    const old = this.#sockets.relay(key);
+    if (old) {
+      this.#sockets.delete(old);
+      closeQuietly(old, 1000, 'herald: replaced by the relay');
+    }
+    this.#placement.reported(key, Date.now());
+    return this.#accept(after, { key, count, since: Date.now() });
+  }
+
+  /** A subscriber past RELAY_AFTER: the relay to go to (placement.ts), or channel_full. */
+  #placeOnRelay(region: Region, maxRelays: number): Response {
+    const { maxSubscribers, relaySize } = this.#config;
     const counts = new Map<string, number>();
     for (const relay of this.#sockets.relays.values()) counts.set(relay.key, relay.count);
     const named = this.#placement.total;
@@ -202,8 +211,7 @@ export class Channel extends DurableObject<Env> {
     if (key === null) {
       return errorResponse('channel_full', `This channel has ${maxSubscribers} subscribers, its limit (MAX_SUBSCRIBERS).`);
     }
-    // Kept in storage: a restarted root must not name more relays than the capacity has.
-    if (this.#placement.total > named) this.ctx.storage.put(NAMED_KEY, this.#placement.counts).catch(() => {});
+    this.#saveNamed(named);
     const headers: Record<string, string> = { [VERSION_HEADER]: String(PROTOCOL_VERSION), [RELAY_HEADER]: key };
     // A relay of another region means the subscriber's own are full: nothing to spread over.
     if (key.startsWith(`${region}.`)) {
@@ -211,6 +219,11 @@ export class Channel extends DurableObject<Env> {
       headers[REMEMBER_HEADER] = String(REMEMBER_SECONDS);
     }
     return new Response(null, { status: RELAY_STATUS, headers });
+  }
+
+  /** Keeps the relays named in storage when there are more than `before`: a restarted root must not name more than the capacity has. */
+  #saveNamed(before: number): void {
+    if (this.#placement.total > before) this.ctx.storage.put(NAMED_KEY, this.#placement.counts).catch(() => {});
   }
 
   /** Takes a subscriber's socket, or a relay's, live or replaying from `after`. */
