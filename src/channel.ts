@@ -178,9 +178,10 @@ export class Channel extends DurableObject<Env> {
     if (as === 'relay') return this.#attachRelay(relayKey!, Number(url.searchParams.get('count')), after, maxRelays);
     const full = url.searchParams.get('full');
     if (full !== null && RELAY_KEY.test(full)) this.#placement.refused(full);
-    if (this.#sockets.direct < Math.min(relayAfter, maxSubscribers)) return this.#accept(after);
-    const region = url.searchParams.get('region') ?? '';
-    return this.#placeOnRelay(isRegion(region) ? region : DEFAULT_REGION, maxRelays);
+    const param = url.searchParams.get('region') ?? '';
+    const region = isRegion(param) ? param : DEFAULT_REGION;
+    if (this.#sockets.direct < Math.min(relayAfter, maxSubscribers)) return this.#accept(after, undefined, this.#spread(region, maxRelays));
+    return this.#placeOnRelay(region, maxRelays);
   }
 
   /** A relay's own socket: one per relay, within the channel's capacity. */
@@ -212,13 +213,9 @@ export class Channel extends DurableObject<Env> {
       return errorResponse('channel_full', `This channel has ${maxSubscribers} subscribers, its limit (MAX_SUBSCRIBERS).`);
     }
     this.#saveNamed(named);
-    const headers: Record<string, string> = { [VERSION_HEADER]: String(PROTOCOL_VERSION), [RELAY_HEADER]: key };
     // A relay of another region means the subscriber's own are full: nothing to spread over.
-    if (key.startsWith(`${region}.`)) {
-      headers[RELAYS_HEADER] = String(this.#placement.allowed(maxRelays).get(region) ?? 0);
-      headers[REMEMBER_HEADER] = String(REMEMBER_SECONDS);
-    }
-    return new Response(null, { status: RELAY_STATUS, headers });
+    const spread = key.startsWith(`${region}.`) ? this.#spread(region, maxRelays) : {};
+    return new Response(null, { status: RELAY_STATUS, headers: { [VERSION_HEADER]: String(PROTOCOL_VERSION), [RELAY_HEADER]: key, ...spread } });
   }
 
   /** Keeps the relays named in storage when there are more than `before`: a restarted root must not name more than the capacity has. */
@@ -227,7 +224,7 @@ export class Channel extends DurableObject<Env> {
   }
 
   /** Takes a subscriber's socket, or a relay's, live or replaying from `after`. */
-  #accept(after: number | null, relay?: RelayPeer): Response {
+  #accept(after: number | null, relay?: RelayPeer, spread: Record<string, string> = {}): Response {
     const { 0: client, 1: server } = new WebSocketPair();
     const lastId = this.#log.lastId;
     if (after === null || after === lastId) {
@@ -241,8 +238,18 @@ export class Channel extends DurableObject<Env> {
     return new Response(null, {
       status: 101,
       webSocket: client,
-      headers: { [VERSION_HEADER]: String(PROTOCOL_VERSION), [LAST_ID_HEADER]: String(lastId) },
+      headers: { [VERSION_HEADER]: String(PROTOCOL_VERSION), [LAST_ID_HEADER]: String(lastId), ...spread },
     });
+  }
+
+  /**
+   * What a Worker may spread the region's next subscribers over without asking (route.ts):
+   * its relays, said with every answer, a direct one too (after a restart the root serves
+   * its first RELAY_AFTER itself while the relays still have room).
+   */
+  #spread(region: Region, maxRelays: number): Record<string, string> {
+    const relays = this.#placement.allowed(maxRelays).get(region) ?? 0;
+    return relays > 0 ? { [RELAYS_HEADER]: String(relays), [REMEMBER_HEADER]: String(REMEMBER_SECONDS) } : {};
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {

@@ -72,7 +72,8 @@ export class OpenSocket {
 
 /** Where an attach ended: a socket, or why not. */
 export type Attached =
-  | { kind: 'open'; socket: OpenSocket; lastId: number }
+  /** `relays`, `rememberMs`: what a root's answer says a Worker may spread over (route.ts; 0: nothing). */
+  | { kind: 'open'; socket: OpenSocket; lastId: number; relays?: number; rememberMs?: number }
   | { kind: 'closed' }
   | { kind: 'full' }
   | { kind: 'unavailable' };
@@ -96,14 +97,13 @@ export async function attach(stub: ChannelStub, after: number | null, params?: A
   } catch {
     return { kind: 'unavailable' };
   }
+  const whole = (name: string) => {
+    const n = Number(res.headers.get(name) ?? 0);
+    return Number.isSafeInteger(n) && n > 0 ? n : 0;
+  };
+  const spread = { relays: whole(RELAYS_HEADER), rememberMs: whole(REMEMBER_HEADER) * 1000 };
   const relay = res.headers.get(RELAY_HEADER);
-  if (res.status === RELAY_STATUS && relay !== null && RELAY_KEY.test(relay)) {
-    const whole = (name: string) => {
-      const n = Number(res.headers.get(name) ?? 0);
-      return Number.isSafeInteger(n) && n > 0 ? n : 0;
-    };
-    return { kind: 'relay', key: relay, relays: whole(RELAYS_HEADER), rememberMs: whole(REMEMBER_HEADER) * 1000 };
-  }
+  if (res.status === RELAY_STATUS && relay !== null && RELAY_KEY.test(relay)) return { kind: 'relay', key: relay, ...spread };
   const socket = res.webSocket;
   const lastId = Number(res.headers.get(LAST_ID_HEADER));
   if (res.status === 101 && socket && res.headers.get(VERSION_HEADER) === String(PROTOCOL_VERSION) && Number.isSafeInteger(lastId)) {
@@ -111,7 +111,7 @@ export async function attach(stub: ChannelStub, after: number | null, params?: A
     socket.accept();
     // Binary messages would otherwise arrive as Blobs (../shared/PLATFORM.md).
     socket.binaryType = 'arraybuffer';
-    return { kind: 'open', socket: open, lastId };
+    return { kind: 'open', socket: open, lastId, ...spread };
   }
   if (socket) {
     // A socket of a version this Worker does not speak: let it go (it must be accepted to be closed).

@@ -92,9 +92,10 @@ export class ChannelRoute {
       }
       const result = await request;
       if (result.kind !== 'relay') {
-        // Served by the root again, or the channel is gone: the next subscribers ask the
-        // root too. (A busy or full root says nothing about the relays: they stay known.)
-        if (result.kind === 'open' || result.kind === 'closed') remember(this.channel, this.region, 0, 0);
+        // Served by the root, which says whether the region has relays to spread over; or
+        // the channel is gone. (A busy or full root says nothing about the relays.)
+        if (result.kind === 'open') remember(this.channel, this.region, result.relays ?? 0, result.rememberMs ?? 0);
+        if (result.kind === 'closed') remember(this.channel, this.region, 0, 0);
         return result;
       }
       this.#relay = result.key;

@@ -79,6 +79,24 @@ describe('attach', () => {
     const deleted: ChannelStub = { fetch: async () => new Response(null, { status: 204 }) };
     expect(await attach(deleted, null)).toEqual({ kind: 'closed' });
   });
+
+  it("takes a root's relay answer, and what a root's answers say a Worker may spread over (docs/api.md, Relays)", async () => {
+    const spread = { 'X-Herald-Relays': '7', 'X-Herald-Remember': '30' };
+    const relay: ChannelStub = { fetch: async () => new Response(null, { status: 307, headers: { 'X-Herald-Relay': 'weur.3', ...spread } }) };
+    expect(await attach(relay, null)).toEqual({ kind: 'relay', key: 'weur.3', relays: 7, rememberMs: 30_000 });
+    const direct: ChannelStub = {
+      async fetch() {
+        const { 0: client } = new WebSocketPair();
+        return new Response(null, { status: 101, webSocket: client, headers: { 'X-Herald-Protocol': '1', 'X-Herald-Last-Id': '4', ...spread } });
+      },
+    };
+    expect(await attach(direct, null)).toMatchObject({ kind: 'open', lastId: 4, relays: 7, rememberMs: 30_000 });
+    // A made-up key is no relay answer; a count that is not a whole number counts as none.
+    const forged: ChannelStub = { fetch: async () => new Response(null, { status: 307, headers: { 'X-Herald-Relay': '../x', 'X-Herald-Relays': 'many' } }) };
+    expect(await attach(forged, null)).toEqual({ kind: 'unavailable' });
+    const odd: ChannelStub = { fetch: async () => new Response(null, { status: 307, headers: { 'X-Herald-Relay': 'oc.0', 'X-Herald-Relays': '1.5' } }) };
+    expect(await attach(odd, null)).toEqual({ kind: 'relay', key: 'oc.0', relays: 0, rememberMs: 0 });
+  });
 });
 
 describe('ChannelLink', () => {
