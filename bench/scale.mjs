@@ -22,8 +22,8 @@
  *   advance during execution in Workers); a relay forwards each message as it comes;
  * - placement as route.ts, placement.ts and relay.ts do it (placementSim): the root names
  *   at most ⌊(MAX_SUBSCRIBERS − RELAY_AFTER) / RELAY_SIZE⌋ relays and sends a subscriber to
- *   the first relay of its region with room by its view; its 307 says how many relays the
- *   region has (n), and for 30 s the Worker isolate sends that region's new subscribers to
+ *   the first relay of its region with room by its view; its 307 (and its direct answer)
+ *   says how many relays the region has (n), and for 30 s the Worker isolate sends that region's new subscribers to
  *   random relays of [0, n), asking the root after two full ones; while the isolate's
  *   request to the root is on its way, its new subscribers wait for the answer (`asking`);
  *   relays refuse past RELAY_SIZE, report their counts, linger 10 s with nobody;
@@ -457,8 +457,9 @@ const EV = {
  * until it says its count again), else names the region's next relay while the channel has
  * fewer than ⌊(MAX_SUBSCRIBERS − RELAY_AFTER) / RELAY_SIZE⌋, else the first relay of any
  * region with room by its view, else channel_full. The 307 says how many relays the region
- * has (n); the Worker isolate remembers n for REMEMBER_SECONDS (forgets it when the root
- * serves the subscriber; channel_full leaves it), and a subscribe that comes to an isolate
+ * has (n), and so does a direct answer when the region has relays (channel.ts #spread); the
+ * Worker isolate remembers n for REMEMBER_SECONDS (forgets it when a direct answer says no
+ * n; channel_full leaves it), and a subscribe that comes to an isolate
  * that remembers n tries a random relay of [0, n) first, another one if that is full
  * (GUESSES = 2), then the root with `full=`; a relay the root named that is full leads to
  * the guesses left, then the root again; MAX_HOPS attempts, then `unavailable` (back in
@@ -483,14 +484,12 @@ const EV = {
  *   relays restart too, empty, each opening its socket to the root at its first attach.
  *   Counts until the last subscriber is attached; stops if nobody gets in for STUCK_S.
  * `previous` (the code before 9bd10cf): no waiting, every subscribe without n asks the root;
- *   channel_full makes the isolate forget n.
- * `rewait` (not the code, an idea): those whose awaited answer left no n (the root served
- *   its subscriber itself) wait for the isolate's next request to the root, not each ask.
+ *   channel_full and a direct answer make the isolate forget n.
  */
 function placementSim(N, {
   isolates, mode = 'steady', maxSubscribers = DESIGN.maxSubscribers, tOpen = MEASURED.tOpen, cMsg = MEASURED.cSendLow,
   warmS = 120, measureS = 600, windowS = ASSUMED.deployWindowS, leaveS = ASSUMED.deployLeaveS, relaysRestart = false,
-  previous = false, rewait = false, seed = 1, rootRegion = ASSUMED.rootRegion,
+  previous = false, seed = 1, rootRegion = ASSUMED.rootRegion,
 }) {
   const rng = mulberry32(seed);
   const S = DESIGN.relaySize;
@@ -658,7 +657,7 @@ function placementSim(N, {
     const list = waiters[g].get(iso);
     if (!list) return;
     waiters[g].delete(iso);
-    for (const s of list) dispatch(s, iso, t, rewait);
+    for (const s of list) dispatch(s, iso, t, false);
   };
 
   // A relay: its report timer and its linger (relay.ts #changed).
@@ -890,13 +889,19 @@ function placementSim(N, {
         if (rootFifo.size > 0) serveRoot(t);
         break;
       case EV.ROOT_ANS: {
-        // The root's answer reaches the Worker: served (forget n), channel_full (n stays; the previous code forgot it), or a relay (remember n).
+        // The root's answer reaches the Worker: served (remember n if the region has relays), channel_full (n stays; the previous code forgot it), or a relay (remember n).
         const [s, iso, key] = [e.a, e.b, e.d];
         const st = e.c & 127;
         const n = e.c >> 7;
         const g = sReg[s];
         if (key === -1) {
-          forget(g, iso);
+          // channel.ts #spread: a direct answer says n too when the region has relays (the previous code forgot n).
+          if (previous || named[g] <= 0) forget(g, iso);
+          else {
+            memN[g][iso] = n;
+            memUntil[g][iso] = t + DESIGN.rememberS * 1000;
+            if (heard[g][iso] === Infinity) heard[g][iso] = t;
+          }
           attach(s, -2);
           attachedAt(t);
         } else if (key === -2) {
@@ -977,7 +982,7 @@ function placementSim(N, {
   const heardAll = heard.flatMap((h) => Array.from(h)).filter(Number.isFinite).sort((x, y) => x - y);
   return {
     isolatesHeard: heardAll.length, isolatesHeardP50S: heardAll[Math.floor(heardAll.length / 2)] / 1000, isolatesHeardP90S: heardAll[Math.floor(heardAll.length * 0.9)] / 1000,
-    mode, N, isolates, maxSubscribers, maxRelays, windowS, leaveS, relaysRestart, previous, rewait,
+    mode, N, isolates, maxSubscribers, maxRelays, windowS, leaveS, relaysRestart, previous,
     attached: attachTimes.length, leftOut: N - attachTimes.length,
     p50S: at(0.5), p99S: at(0.99), lastS: at(1 - 1e-9), lastAttachS: attachTimes.at(-1) / 1000,
     rootRequests, rootSub: c.rootSub, rootRelay: c.rootRelay, rootMsgs: c.rootMsgs, rootBusyS: (rootRequests * tOpen) / 1000,
@@ -1564,8 +1569,7 @@ function main() {
     [1_000_000, C, `MAX_SUBSCRIBERS ${fmt(RAISED_MAX)}`, { maxSubscribers: RAISED_MAX }],
     [1_000_000, C, 'old sockets close over 30 s', { leaveS: 30 }],
     [1_000_000, C, 'relays restart too (empty)', { relaysRestart: true }],
-    [1_000_000, C, 'idea: those whose answer left no n wait again', { rewait: true }],
-    [1_000_000, C, 'previous code: no waiting, each subscribe asks the root until its isolate has n', { previous: true }],
+    [1_000_000, C, 'the code before `asking`: no waiting, each subscribe asks the root until its isolate has n', { previous: true }],
   ];
   const heardLines = [];
   for (const [N, I, name, extra] of deployRuns) {
