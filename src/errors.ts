@@ -31,9 +31,14 @@ const STATUS = {
 
 export type ErrorCode = keyof typeof STATUS;
 
+/** What a 401 says to try when its thrower named no challenge (RFC 9110 §15.5.2: every 401 has one). */
+const DEFAULT_CHALLENGE = 'Bearer realm="herald"';
+
 /** The JSON error body of API.md; `message` says what was wrong and how to fix it. */
 export function errorResponse(code: ErrorCode, message: string, headers?: HeadersInit): Response {
-  return Response.json({ error: { code, message } }, { status: STATUS[code], headers });
+  const res = Response.json({ error: { code, message } }, { status: STATUS[code], headers });
+  if (res.status === 401 && !res.headers.has('WWW-Authenticate')) res.headers.set('WWW-Authenticate', DEFAULT_CHALLENGE);
+  return res;
 }
 
 /** A failure that already knows its answer. Thrown by handlers, answered by `onError`. */

@@ -70,8 +70,10 @@ function readGrants(claim: unknown): Grants {
     }
     return value;
   };
+  // No claim grants nothing, as an empty one does: a valid credential, so 403, not 401.
+  if (claim === undefined) return { publish: [], subscribe: [] };
   if (typeof claim !== 'object' || claim === null) {
-    throw new HeraldError('invalid_token', 'The token has no "herald" claim: {"publish":[…],"subscribe":[…]}.');
+    throw new HeraldError('invalid_token', 'The token\'s "herald" claim must be {"publish":[…],"subscribe":[…]}.');
   }
   const { publish, subscribe } = claim as Record<string, unknown>;
   return { publish: patterns(publish), subscribe: patterns(subscribe) };

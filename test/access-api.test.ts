@@ -37,11 +37,19 @@ describe('private channels', () => {
     ['an expired token', async () => ({ Authorization: `Bearer ${await token({ subscribe: ['*'] }, { exp: nowSeconds() - 5 })}` }), 401, 'invalid_token'],
     ['a token for another channel', async () => ({ Authorization: `Bearer ${await token({ subscribe: ['private-other'] })}` }), 403, 'forbidden'],
     ['a publish-only token', async () => ({ Authorization: `Bearer ${await token({ publish: ['*'] })}` }), 403, 'forbidden'],
+    // Issue 10: a valid token that grants nothing, with the claim empty or absent, is 403.
+    ['a token with an empty herald claim', async () => ({ Authorization: `Bearer ${await token({})}` }), 403, 'forbidden'],
+    ['a token without a herald claim', async () => ({ Authorization: `Bearer ${await sign({ sub: 'x', exp: nowSeconds() + 300 }, JWT_SECRET, 'HS256')}` }), 403, 'forbidden'],
+    // It had no WWW-Authenticate before issue 10.
+    ['a token with a malformed herald claim', async () => ({ Authorization: `Bearer ${await token({ subscribe: 'private-*' })}` }), 401, 'invalid_token'],
     ['a garbage bearer', async () => ({ Authorization: 'Bearer not-a-token' }), 401, 'unauthorized'],
   ])('refuses %s, also for the JSON history', async (_, headers, status, code) => {
     const channel = uniqueChannel('private-x');
     const h = await headers();
-    expect(await errorOf(await hub(`/v1/channels/${channel}/events`, { headers: h }))).toMatchObject({ status, code });
+    const res = await hub(`/v1/channels/${channel}/events`, { headers: h });
+    // RFC 9110: every 401 says how to authenticate.
+    if (status === 401) expect(res.headers.get('WWW-Authenticate')).toMatch(/^Bearer realm="herald"/);
+    expect(await errorOf(res)).toMatchObject({ status, code });
     expect(await errorOf(await hub(`/v1/channels/${channel}/events`, { headers: { ...h, Accept: 'application/json' } }))).toMatchObject({ status, code });
   });
 

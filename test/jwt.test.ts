@@ -59,13 +59,17 @@ describe('verifyToken', () => {
     ['not yet valid', { herald: { subscribe: ['*'] }, nbf: now() + 600 }, 'HS256', SECRET, 'not valid yet'],
     ['signed with another secret', { herald: { subscribe: ['*'] } }, 'HS256', 'other-secret', 'JWT_SECRET'],
     ['signed with HS512', { herald: { subscribe: ['*'] } }, 'HS512', SECRET, 'HS256'],
-    ['without a herald claim', { sub: 'x' }, 'HS256', SECRET, '"herald" claim'],
+    ['with a herald claim that is not an object', { herald: 'everything' }, 'HS256', SECRET, '"herald" claim must be'],
     ['with a malformed herald claim', { herald: { subscribe: 'private-*' } }, 'HS256', SECRET, 'lists of channel patterns'],
   ] as const)('refuses a token %s with 401 invalid_token', async (_, payload, alg, secret, why) => {
     const token = await sign(payload, secret, alg);
     const error = await failure(verifyToken(token, SECRET));
     expect(error.code).toBe('invalid_token');
     expect(error.message).toContain(why);
+  });
+
+  it('reads a token without a herald claim as granting nothing, as an empty claim does (issue 10: 403, not 401)', async () => {
+    expect(await verifyToken(await sign({ sub: 'x' }, SECRET, 'HS256'), SECRET)).toEqual({ publish: [], subscribe: [] });
   });
 
   it('accepts a token whose iat is a little ahead of the hub\'s clock', async () => {
