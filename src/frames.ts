@@ -1,8 +1,8 @@
 /**
  * Reads back the SSE frames a channel's Durable Object writes (sse.ts), for the Worker
- * that merges several channels into one stream. It parses only what the hub itself
- * emits: blocks ending in a blank line, `\n` line ends, `field: value` lines. Bytes may
- * arrive split anywhere, so it keeps the unfinished block until its end comes.
+ * that merges several channels into one stream (merge.ts). It parses only what the hub
+ * itself emits: whole blocks (the object's messages hold whole events), `\n` line ends,
+ * `field: value` lines.
  */
 
 /** One block of the hub's own SSE output. */
@@ -11,7 +11,6 @@ export interface Frame {
   event?: string;
   /** The `data:` lines joined by `\n`; absent when the block had none. */
   data?: string;
-  retry?: number;
 }
 
 /** Parses one complete block (without its blank line). */
@@ -34,25 +33,8 @@ export function parseFrame(block: string): Frame {
       case 'data':
         data.push(value);
         break;
-      case 'retry':
-        frame.retry = Number(value);
-        break;
     }
   }
   if (data.length > 0) frame.data = data.join('\n');
   return frame;
-}
-
-/** Turns a byte stream's chunks into complete frames, in order. */
-export class FrameReader {
-  readonly #decoder = new TextDecoder();
-  #rest = '';
-
-  /** The frames completed by this chunk; an unfinished block waits for the next one. */
-  push(chunk: Uint8Array): Frame[] {
-    const text = this.#rest + this.#decoder.decode(chunk, { stream: true });
-    const blocks = text.split('\n\n');
-    this.#rest = blocks.pop() ?? '';
-    return blocks.map(parseFrame);
-  }
 }
