@@ -29,6 +29,7 @@ import { DEFAULT_REGION, isRegion, type Region } from './region';
 import type { Relay } from './relay';
 import { Sockets, type RelayPeer } from './sockets';
 import { closeQuietly, sendQuietly } from './ws';
+import { concat } from './bytes';
 import { SSE_HEADERS, UNAVAILABLE_RETRY_MS, encodeClose, encodeEvent, encodeEvents, encodeGap, encodeRetryOnly, idText } from './sse';
 
 export interface Env extends ConfigEnv {
@@ -513,13 +514,3 @@ export class Channel extends DurableObject<Env> {
 }
 
 const isCount = (text: string | null) => text !== null && /^(0|[1-9]\d{0,8})$/.test(text);
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.byteLength;
-  }
-  return bytes;
-}

@@ -25,6 +25,7 @@ import {
   type ReceivedMessage,
 } from './protocol';
 import { encodeClose } from './sse';
+import { closeQuietly } from './ws';
 
 /** What a link needs of the channel's stub: `DurableObjectStub.fetch`. */
 export interface ChannelStub {
@@ -62,11 +63,7 @@ export class OpenSocket {
   }
 
   close(reason: string): void {
-    try {
-      this.socket.close(1000, reason);
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.socket, 1000, reason);
   }
 }
 

@@ -14,6 +14,7 @@
  * first attaches, while the subscribers sent to it are still on their way); a relay that
  * refused a subscriber as full gets nobody more until it reports again.
  */
+import { parseRelayKey } from './protocol';
 import { REGIONS, type Region } from './region';
 
 /**
@@ -61,7 +62,7 @@ export class Placement {
    * allowed, or one more that still fits (a Worker may know of it before the root does).
    */
   admits(key: string, maxRelays: number): boolean {
-    const { region, index } = parseKey(key);
+    const { region, index } = parseRelayKey(key);
     if (index < (this.allowed(maxRelays).get(region) ?? 0)) return true;
     if (this.total - this.named(region) + index + 1 > maxRelays) return false;
     this.#named.set(region, index + 1);
@@ -142,8 +143,3 @@ export class Placement {
 
 /** More relays than a region can name (keys end in at most 7 digits): a stored count past it is not ours. */
 const MAX_NAMED = 10_000_000;
-
-function parseKey(key: string): { region: Region; index: number } {
-  const dot = key.indexOf('.');
-  return { region: key.slice(0, dot) as Region, index: Number(key.slice(dot + 1)) };
-}

@@ -36,6 +36,8 @@
  * `{"v":1,"type":"count","n":<n>}`, a message only a relay's socket may send.
  */
 
+import type { Region } from './region';
+
 export const PROTOCOL_VERSION = 1;
 
 /** The attach request's path and header; the answer's header names the version it speaks. */
@@ -116,6 +118,12 @@ export function attachUrl(after: number | null, params: AttachParams = { as: 'su
  * Anything else in an attach is refused, so no request can make up a relay.
  */
 export const RELAY_KEY = /^(wnam|enam|sam|weur|eeur|apac|oc|afr|me)\.(0|[1-9]\d{0,6})$/;
+
+/** A relay key's region and number (the key already matched {@link RELAY_KEY}). */
+export function parseRelayKey(key: string): { region: Region; index: number } {
+  const dot = key.indexOf('.');
+  return { region: key.slice(0, dot) as Region, index: Number(key.slice(dot + 1)) };
+}
 
 /** A message whose payload is `chunks` joined; for a live message, one chunk per publish. */
 export function encodeMessage(message: Omit<ChannelMessage, 'payload' | 'parts'>, chunks: readonly Uint8Array[]): ArrayBuffer {

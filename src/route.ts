@@ -7,6 +7,7 @@
  */
 import type { Env } from './channel';
 import { attach, type Attached, type ChannelStub } from './link';
+import { parseRelayKey } from './protocol';
 import type { Region } from './region';
 
 /** Attempts per attach (root, relays full, root again…): past that, wait and come back. */
@@ -115,6 +116,5 @@ export function rootStub(env: Env, channel: string): DurableObjectStub<import('.
  * so no channel name can ever address it; created near its region.
  */
 export function relayStub(env: Env, channel: string, key: string): ChannelStub {
-  const region = key.slice(0, key.indexOf('.')) as Region;
-  return env.RELAY.get(env.RELAY.idFromName(`${key}/${channel}`), { locationHint: region });
+  return env.RELAY.get(env.RELAY.idFromName(`${key}/${channel}`), { locationHint: parseRelayKey(key).region });
 }

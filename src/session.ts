@@ -48,7 +48,7 @@ export class Session {
   constructor(links: readonly (ChannelLink | null)[], framing: Framing, opening: Uint8Array, options: SessionOptions) {
     this.#links = links;
     this.#options = options;
-    this.#out = new Subscriber({ pull: () => this.#pump(), cancel: () => this.#finish() }, READ_AHEAD_BYTES, 'replaying', 0);
+    this.#out = new Subscriber({ pull: () => this.#pump(), cancel: () => this.#finish() }, READ_AHEAD_BYTES, 'replaying');
     this.#out.send(opening);
     links.forEach((link, index) => link?.bind(this.#handler(index, framing)));
     this.#out.start();

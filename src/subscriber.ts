@@ -9,6 +9,7 @@
  * (A TransformStream writer's `ready` was seen to resolve in workerd with nobody reading,
  * so it can neither pace replay nor tell what is unsent.)
  */
+import { concat } from './bytes';
 
 /**
  * `replaying`: catching up from the log at the pace of its reader, not yet sent live
@@ -33,8 +34,6 @@ export interface SubscriberHooks {
 
 export class Subscriber {
   state: SubscriberState;
-  /** The id of the last event sent: where replay goes on from. */
-  cursor: number;
   /** When bytes were last sent, for heartbeats (ms since the epoch). */
   lastWrite = 0;
   readonly stream: ReadableStream<Uint8Array>;
@@ -55,9 +54,8 @@ export class Subscriber {
   /** Closed, errored or cancelled: takes nothing more. */
   #closed = false;
 
-  constructor(hooks: SubscriberHooks, readAhead: number, state: 'replaying' | 'live', cursor: number) {
+  constructor(hooks: SubscriberHooks, readAhead: number, state: 'replaying' | 'live') {
     this.state = state;
-    this.cursor = cursor;
     this.#readAhead = readAhead;
     this.#hooks = hooks;
     this.stream = new ReadableStream<Uint8Array>(
@@ -186,14 +184,7 @@ export class Subscriber {
     }
     const taken = this.#pending.splice(0, count);
     this.#pendingBytes -= size;
-    if (count === 1) return taken[0]!;
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const chunk of taken) {
-      out.set(chunk, at);
-      at += chunk.byteLength;
-    }
-    return out;
+    return count === 1 ? taken[0]! : concat(taken);
   }
 
   #release(): void {

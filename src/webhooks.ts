@@ -3,6 +3,7 @@
  * Webhooks (standardwebhooks.com). Signatures are checked with WebCrypto's HMAC verify,
  * which compares in constant time.
  */
+import { concat } from './bytes';
 import { HeraldError } from './errors';
 
 /** Standard Webhooks refuses timestamps further than this from now (5 minutes). */
@@ -78,7 +79,7 @@ export async function verifyDelivery(headers: Headers, body: Uint8Array, secret:
     const entries = signatures.split(' ').filter(Boolean);
     if (entries.length > MAX_SIGNATURES) refuse(`webhook-signature lists more than ${MAX_SIGNATURES} signatures.`);
     // One MAC, computed once; each listed signature is compared with it in constant time.
-    const expected = await crypto.subtle.sign('HMAC', await hmacKey(key, 'sign'), concat(encoder.encode(`${id}.${timestamp}.`), body));
+    const expected = await crypto.subtle.sign('HMAC', await hmacKey(key, 'sign'), concat([encoder.encode(`${id}.${timestamp}.`), body]));
     // The header may list several signatures (key rotation): one match suffices.
     for (const entry of entries) {
       const [version, value] = entry.split(',', 2);
@@ -91,11 +92,4 @@ export async function verifyDelivery(headers: Headers, body: Uint8Array, secret:
   }
 
   refuse('The request is not signed: send X-Hub-Signature-256 (GitHub) or webhook-signature (Standard Webhooks).');
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a);
-  out.set(b, a.byteLength);
-  return out;
 }

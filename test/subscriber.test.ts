@@ -8,7 +8,7 @@ const decode = (b: Uint8Array | undefined) => new TextDecoder().decode(b);
 
 function live(hooks: Partial<SubscriberHooks> = {}) {
   const cancelled: Subscriber[] = [];
-  const sub = new Subscriber({ pull: () => {}, cancel: (s) => cancelled.push(s), ...hooks }, 64 * 1024, 'live', 0);
+  const sub = new Subscriber({ pull: () => {}, cancel: (s) => cancelled.push(s), ...hooks }, 64 * 1024, 'live');
   sub.start();
   return { sub, reader: sub.stream.getReader(), cancelled };
 }
@@ -86,7 +86,6 @@ describe('Subscriber', () => {
       },
       32 * 1024,
       'replaying',
-      0,
     );
     sub.start();
     expect(sub.unsent).toBe(4 * 10_000); // up to 32 KiB, then one step past it
