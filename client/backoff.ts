@@ -1,6 +1,6 @@
 /**
  * How long to wait before trying again: capped, jittered exponential backoff whose base
- * is the server's `retry:` when it sent one (API.md, "Retry"); and the wait a busy hub asks for.
+ * is the server's `retry:` when it sent one (docs/api.md, "Retry"); and the wait a busy hub asks for.
  */
 
 /** Backoff settings; every field is optional. */

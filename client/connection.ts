@@ -78,7 +78,7 @@ async function attempt(conn: Connection, touch: () => void): Promise<Outcome> {
     return failed(conn.signal, thrown, false);
   }
   touch();
-  // API.md: a deleted channel (docs/api.md: every channel of the set deleted) answers 204.
+  // docs/api.md: a deleted channel (of a set: every channel deleted) answers 204.
   if (res.status === 204) {
     discard(res);
     return { type: 'final', reason: { type: 'deleted' }, opened: false };
@@ -177,7 +177,7 @@ async function read(body: ReadableStream<Uint8Array>, { target, state, signal, c
       void live();
     },
     // Called at the end of every block with an `id:`, data or not: the stream's opening
-    // `id:` sets the cursor before any event (API.md's opening, WHATWG "dispatch the event").
+    // `id:` sets the cursor before any event (docs/api.md's opening, WHATWG "dispatch the event").
     onId: (id) => {
       tail = {};
       if (!live()) return;

@@ -1,5 +1,5 @@
 /**
- * The hub's error answers (API.md, "Errors": `{"error":{"code","message"}}`) as a typed
+ * The hub's error answers (docs/api.md, "Errors": `{"error":{"code","message"}}`) as a typed
  * error, and which statuses are worth trying again.
  */
 

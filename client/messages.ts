@@ -1,6 +1,6 @@
 /**
  * What the hub's SSE messages mean, as pure functions: an event, a `gap`, or a `close`,
- * from a one-channel stream (API.md) or from a multi-channel one, whose events carry a
+ * from a one-channel stream (docs/api.md) or from a multi-channel one, whose events carry a
  * JSON envelope (docs/api.md). Both kinds come out the same shape. And the comment of a
  * stream that is only a wait (issue 8).
  */
@@ -39,7 +39,7 @@ export class HeraldEvent {
   }
 }
 
-/** A `gap`: events after `lastEventId` on `channel` are no longer retained (API.md, "Gap"). */
+/** A `gap`: events after `lastEventId` on `channel` are no longer retained (docs/api.md, "Gap"). */
 export interface Gap {
   channel: string;
   /** The id the client asked to resume after. */

@@ -1,5 +1,5 @@
 /**
- * `publish()`: a batch of events to one channel (API.md, "Publish"), retried safely. Every
+ * `publish()`: a batch of events to one channel (docs/api.md, "Publish"), retried safely. Every
  * attempt carries the same Idempotency-Key, so a retry after a lost response gets the
  * first attempt's ids back instead of storing the events twice.
  */
@@ -11,14 +11,14 @@ import { channelEventsUrl } from './urls.ts';
 
 /** One event to publish: a string `data` is sent as is, any other JSON value as its compact JSON text. */
 export interface PublishEvent {
-  /** Its name (API.md: 1–64 of `A–Z a–z 0–9 _ - . :`, not `gap` or `close`); default `message`. */
+  /** Its name (docs/api.md: 1–64 of `A–Z a–z 0–9 _ - . :`, not `gap` or `close`); default `message`. */
   event?: string;
   data: unknown;
 }
 
 export interface PublishOptions {
   channel: string;
-  /** Makes the publish safe to repeat, also across calls (API.md, "Idempotency"). Default: a random key, the same for every retry of this call. */
+  /** Makes the publish safe to repeat, also across calls (docs/api.md, "Idempotency"). Default: a random key, the same for every retry of this call. */
   idempotencyKey?: string;
   signal?: AbortSignal;
   /** Retries after the first attempt, for network errors, 5xx, 408 and 429; never for another 4xx. Default 3. */

@@ -1,5 +1,5 @@
 /**
- * `subscribe()`: one channel's stream (API.md), or several channels' in one (docs/api.md),
+ * `subscribe()`: one channel's stream (docs/api.md), or several channels' in one (docs/api.md),
  * delivered to callbacks. It reconnects by itself with backoff and resumes exactly where
  * it was (Last-Event-ID), until the subscriber closes it or the hub's answer is final.
  */

@@ -1,4 +1,4 @@
-/** The hub's endpoints (API.md and docs/api.md) under its base URL. */
+/** The hub's endpoints (docs/api.md) under its base URL. */
 
 /**
  * Resolves `path` under `base` as a directory, so a hub mounted under a prefix

@@ -1,6 +1,6 @@
 /**
  * Herald's console: watches one channel through a plain EventSource, publishes test
- * events and reads the channel's info, all on the hub's own origin and routes (API.md).
+ * events and reads the channel's info, all on the hub's own origin and routes (docs/api.md).
  * No dependencies and no build step: this file is what the browser runs.
  */
 
@@ -88,7 +88,7 @@ function pretty(text) {
   return text;
 }
 
-/** API.md's error body as one line, or the status and text for anything else. */
+/** docs/api.md's error body as one line, or the status and text for anything else. */
 function describeError(status, text) {
   try {
     const { error } = JSON.parse(text);
@@ -146,7 +146,7 @@ function addNames(names) {
 }
 
 /**
- * The event names among the channel's latest events, from the JSON history (API.md):
+ * The event names among the channel's latest events, from the JSON history (docs/api.md):
  * a first page for the last id, then the events before it.
  */
 async function recentNames(channel) {

@@ -1,5 +1,5 @@
 /**
- * Who may do what (API.md, "Auth"). PUBLISH_KEY may do anything; a JWT may do what its
+ * Who may do what (docs/api.md, "Auth"). PUBLISH_KEY may do anything; a JWT may do what its
  * patterns grant; anyone may subscribe to a channel that is not `private-`. Missing or
  * bad credentials get 401, valid ones without the right 403, and a hub without the
  * secret that would decide answers 503 saying which secret to set: it fails closed.
@@ -77,7 +77,7 @@ export async function authorize({ channel, right, token }: AccessRequest, secret
 
 /**
  * A subscriber's credential: `Authorization: Bearer`, then the `token` parameter, then
- * the `herald_token` cookie; the first one present is the one checked (API.md), since
+ * the `herald_token` cookie; the first one present is the one checked (docs/api.md), since
  * EventSource can send neither headers nor anything but cookies and the URL.
  */
 export function subscriberToken(sources: {

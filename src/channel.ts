@@ -50,7 +50,7 @@ export interface PublishInput {
   idempotency?: { key: string; fingerprint: string };
 }
 
-/** The 201 body of API.md, kept as JSON text so that a replay answers it byte for byte. */
+/** The 201 body of docs/api.md, kept as JSON text so that a replay answers it byte for byte. */
 export type PublishOutcome =
   | { kind: 'published'; body: string }
   | { kind: 'replayed'; body: string }

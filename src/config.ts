@@ -1,6 +1,6 @@
 /**
  * The one place that reads Herald's configuration from Worker vars and secrets.
- * Every name here is part of the contract in API.md; defaults are stated with units.
+ * Every name here is part of the contract in docs/api.md; defaults are stated with units.
  */
 
 import { parseCorsOrigins, type CorsPolicy } from './cors';
@@ -36,9 +36,9 @@ export const DEFAULT_STREAM_MAX_SECONDS = 3600;
 /** Default largest event data, in bytes of UTF-8. */
 export const DEFAULT_MAX_EVENT_BYTES = 65_536;
 
-/** Largest publish request body, in bytes. Fixed by API.md, not configurable. */
+/** Largest publish request body, in bytes. Fixed by docs/api.md, not configurable. */
 export const MAX_BODY_BYTES = 1024 * 1024;
-/** Most events in one batch publish. Fixed by API.md. */
+/** Most events in one batch publish. Fixed by docs/api.md. */
 export const MAX_BATCH_EVENTS = 100;
 
 export interface Config {

@@ -1,5 +1,5 @@
 /**
- * CORS (API.md, "Auth"): `CORS_ORIGINS` is a comma-separated list of origins, or `*`.
+ * CORS (docs/api.md, "Auth"): `CORS_ORIGINS` is a comma-separated list of origins, or `*`.
  * A listed origin is echoed with `Access-Control-Allow-Credentials: true` (EventSource
  * `withCredentials` sends the `herald_token` cookie); `*` grants every origin but never
  * with credentials, which browsers would refuse anyway. Any other origin gets no grant.

@@ -1,5 +1,5 @@
 /**
- * Every error Herald answers, as one table of codes and statuses (API.md, "Errors").
+ * Every error Herald answers, as one table of codes and statuses (docs/api.md, "Errors").
  * Handlers throw {@link HeraldError}; the app's single `onError` turns it into
  * `{"error":{"code","message"}}`.
  */
@@ -34,7 +34,7 @@ export type ErrorCode = keyof typeof STATUS;
 /** What a 401 says to try when its thrower named no challenge (RFC 9110 §15.5.2: every 401 has one). */
 const DEFAULT_CHALLENGE = 'Bearer realm="herald"';
 
-/** The JSON error body of API.md; `message` says what was wrong and how to fix it. */
+/** The JSON error body of docs/api.md; `message` says what was wrong and how to fix it. */
 export function errorResponse(code: ErrorCode, message: string, headers?: HeadersInit): Response {
   const res = Response.json({ error: { code, message } }, { status: STATUS[code], headers });
   if (res.status === 401 && !res.headers.has('WWW-Authenticate')) res.headers.set('WWW-Authenticate', DEFAULT_CHALLENGE);

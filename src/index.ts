@@ -1,5 +1,5 @@
 /**
- * Herald's Worker: the HTTP routes of API.md. Each handler parses and authorises the
+ * Herald's Worker: the HTTP routes of docs/api.md. Each handler parses and authorises the
  * request, then forwards it to the channel's Durable Object. A subscribe is answered here,
  * at the edge: the Worker holds the stream (session.ts) and a hibernatable WebSocket to
  * each channel's object (link.ts), so the object can sleep while subscribers stay connected.
@@ -55,7 +55,7 @@ const streamHead = (c: Context<App>) => c.body(null, 200, { 'Content-Type': SSE_
  * A subscribe that cannot be served now. EventSource gives up for good on anything but a
  * 200 event stream, so a full channel or an unavailable object answers a stream that says
  * only how long to wait, then ends: the client comes back by itself with its Last-Event-ID
- * (docs/api.md, "Busy hub"). A deleted channel's 204 is final, as API.md says.
+ * (docs/api.md, "Busy hub"). A deleted channel's 204 is final, as docs/api.md says.
  */
 function refusal(c: Context<App>, kind: 'closed' | 'full' | 'unavailable'): Response {
   if (kind === 'closed') return c.body(null, 204);
@@ -87,12 +87,12 @@ const limitBody = bodyLimit({
   },
 });
 
-/** JSON history for clients that ask for JSON and not for an event stream (API.md). */
+/** JSON history for clients that ask for JSON and not for an event stream (docs/api.md). */
 function wantsHistory(accept: string | undefined): boolean {
   return accept !== undefined && accept.includes('application/json') && !accept.includes('text/event-stream');
 }
 
-/** Stores events in the channel and answers as API.md's Publish says, idempotency included. */
+/** Stores events in the channel and answers as docs/api.md's Publish says, idempotency included. */
 async function publish(c: Context<App>, events: EventInput[], key: string | undefined): Promise<Response> {
   const { name, stub } = channelOf(c);
   const idempotency = key === undefined ? undefined : { key, fingerprint: await fingerprint(events) };
@@ -219,7 +219,7 @@ for (const prefix of ['/v1/channels/*', '/v1/hooks/*']) {
   });
 }
 
-app.notFound(() => errorResponse('not_found', 'No such route. See API.md: /v1/channels/{channel}/events, /v1/events?channel=…, /v1/channels/{channel}, /v1/hooks/{channel}, /healthz.'));
+app.notFound(() => errorResponse('not_found', 'No such route. See docs/api.md: /v1/channels/{channel}/events, /v1/events?channel=…, /v1/channels/{channel}, /v1/hooks/{channel}, /healthz.'));
 
 app.onError((err) => {
   if (err instanceof HeraldError) return err.toResponse();

@@ -1,6 +1,6 @@
 /**
  * Validation of what a request names: channels, event names, event ids, idempotency
- * keys, limits. Each check rejects with the API.md error code rather than sanitising:
+ * keys, limits. Each check rejects with the docs/api.md error code rather than sanitising:
  * a CR, LF or NUL in a name would otherwise inject SSE fields.
  */
 import { HeraldError } from './errors';
@@ -8,7 +8,7 @@ import { HeraldError } from './errors';
 const CHANNEL = /^[A-Za-z0-9_\-.:~@]{1,128}$/;
 const EVENT_NAME = /^[A-Za-z0-9_\-.:]{1,64}$/;
 const EVENT_ID = /^\d{1,16}$/;
-// Printable ASCII, space included (API.md, "Idempotency").
+// Printable ASCII, space included (docs/api.md, "Idempotency").
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,200}$/;
 /** The hub's own event types: a publisher may not fake them. */
 const RESERVED_EVENTS: ReadonlySet<string> = new Set(['gap', 'close']);

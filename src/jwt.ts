@@ -1,5 +1,5 @@
 /**
- * Herald's scoped tokens (API.md, "Auth"): HS256 JWTs signed with JWT_SECRET whose claim
+ * Herald's scoped tokens (docs/api.md, "Auth"): HS256 JWTs signed with JWT_SECRET whose claim
  * `herald` is `{"publish":[patterns],"subscribe":[patterns]}`. Verification is Hono's
  * (`hono/jwt`), with the algorithm pinned to HS256 so that `alg: none` or any other
  * algorithm is refused, and `exp`/`nbf` enforced. A token without `exp` does not expire:

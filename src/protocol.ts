@@ -23,7 +23,7 @@
  *   then        the SSE bytes, exactly as the subscriber gets them
  *
  * A live message carries the publishes of one coalescing window (channel.ts); their sizes
- * let the edge apply the slow-subscriber check before each publish, as API.md says.
+ * let the edge apply the slow-subscriber check before each publish, as docs/api.md says.
  *
  * The Worker → object messages are small JSON texts: `{"v":1,"type":"more"}` asks for the
  * next replay step; {@link PING} is answered by the runtime ({@link PONG}) without waking

@@ -1,5 +1,5 @@
 /**
- * Turns a publish request body into events (API.md, "Publish"): JSON as one event or a
+ * Turns a publish request body into events (docs/api.md, "Publish"): JSON as one event or a
  * batch, anything else as text. Pure: bytes and headers in, events out, or a HeraldError.
  */
 import type { EventInput } from './channel';

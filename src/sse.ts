@@ -12,7 +12,7 @@ export interface WireEvent {
 
 const encoder = new TextEncoder();
 
-/** The headers of every event stream (API.md, "Subscribe"). */
+/** The headers of every event stream (docs/api.md, "Subscribe"). */
 export const SSE_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
   // no-transform keeps proxies (and Cloudflare) from compressing or buffering the stream.
@@ -47,7 +47,7 @@ export function encodeEvents(events: readonly WireEvent[]): Uint8Array {
 
 /**
  * The first bytes of every stream: the reconnection delay and a comment, so that
- * `EventSource.onopen` fires before the first event (API.md, "Retry").
+ * `EventSource.onopen` fires before the first event (docs/api.md, "Retry").
  *
  * A live-only stream also carries `id:` with the channel's last id (0 before any), in
  * the same block: with no data it dispatches no event, but it sets the client's last
@@ -59,7 +59,7 @@ export function encodeOpening(retryMs: number, liveFrom: number | null): Uint8Ar
   return encoder.encode(`retry: ${retryMs}\n${id}: connected\n\n`);
 }
 
-/** The keep-alive comment written to a stream that has been silent (API.md, "Heartbeat"). */
+/** The keep-alive comment written to a stream that has been silent (docs/api.md, "Heartbeat"). */
 export const HEARTBEAT: Uint8Array = encoder.encode(': heartbeat\n\n');
 
 /** What the `gap` event carries: the id asked for and the retained range, ids as strings. */
@@ -69,7 +69,7 @@ export interface Gap {
   latestId: number | null;
 }
 
-/** Ids travel as decimal strings in JSON (API.md), null where there is none. */
+/** Ids travel as decimal strings in JSON (docs/api.md), null where there is none. */
 export const idText = (id: number | null): string | null => (id === null ? null : String(id));
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Signed webhooks (API.md, "Webhooks"): GitHub's `X-Hub-Signature-256` and Standard
+ * Signed webhooks (docs/api.md, "Webhooks"): GitHub's `X-Hub-Signature-256` and Standard
  * Webhooks (standardwebhooks.com). Signatures are checked with WebCrypto's HMAC verify,
  * which compares in constant time.
  */

@@ -1,4 +1,4 @@
-// API.md "Auth", "Webhooks" and CORS over HTTP: private channels, scoped tokens,
+// docs/api.md "Auth", "Webhooks" and CORS over HTTP: private channels, scoped tokens,
 // token sources, signed webhooks, fail-closed secrets and CORS grants.
 import { sign as githubSign } from '@octokit/webhooks-methods';
 import { env } from 'cloudflare:workers';

@@ -1,4 +1,4 @@
-// API.md "Auth": who may publish and subscribe; 401 vs 403; fail closed without secrets.
+// docs/api.md "Auth": who may publish and subscribe; 401 vs 403; fail closed without secrets.
 import { describe, expect, it } from 'vitest';
 import { sign } from 'hono/jwt';
 import { authorize, bearerToken, sameSecret, subscriberToken, type Secrets } from '../src/auth';

@@ -1,4 +1,4 @@
-// API.md "Channel info and delete", "Other", "Errors", and durability across eviction.
+// docs/api.md "Channel info and delete", "Other", "Errors", and durability across eviction.
 import { env } from 'cloudflare:workers';
 import { createExecutionContext, evictDurableObject } from 'cloudflare:test';
 import worker from '../src/index';

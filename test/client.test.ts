@@ -1,5 +1,5 @@
 // The client library (client/): its pure parts, and subscribe()/publish() against a scripted
-// fetch that answers as API.md and docs/api.md say the hub does. The real hub: test/e2e/client.test.ts.
+// fetch that answers as docs/api.md says the hub does. The real hub: test/e2e/client.test.ts.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backoffDelay, resolveBackoff, waitDelay, DEFAULT_BACKOFF } from '../client/backoff.ts';
 import { isRetryableStatus, parseError, retryAfterMs } from '../client/errors.ts';
@@ -156,7 +156,7 @@ describe('urls', () => {
   });
 });
 
-describe('interpret: one channel (API.md)', () => {
+describe('interpret: one channel (docs/api.md)', () => {
   const one: Target = { kind: 'channel', channel: 'orders' };
 
   it('an event keeps its id as both id and cursor; an unnamed one is "message"', () => {

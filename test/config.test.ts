@@ -1,9 +1,9 @@
-// Configuration from Worker vars (API.md: "the names above are the contract").
+// Configuration from Worker vars (docs/api.md: "the names above are the contract").
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readConfig } from '../src/config';
 
 describe('readConfig', () => {
-  it('uses the defaults of API.md when nothing is set', () => {
+  it('uses the defaults of docs/api.md when nothing is set', () => {
     expect(readConfig({})).toEqual({
       heartbeatMs: 15_000,
       retryMs: 2000,

@@ -1,4 +1,4 @@
-// API.md "Auth", CORS: listed origins echoed with credentials, `*` never with credentials.
+// docs/api.md "Auth", CORS: listed origins echoed with credentials, `*` never with credentials.
 import { describe, expect, it } from 'vitest';
 import { corsHeaders, parseCorsOrigins } from '../src/cors';
 

@@ -1,4 +1,4 @@
-// The hardening suite: bad input of every kind API.md names gets its status and JSON error
+// The hardening suite: bad input of every kind docs/api.md names gets its status and JSON error
 // code, stores nothing and delivers nothing; and no publish input can inject an SSE field.
 import { sign as githubSign } from '@octokit/webhooks-methods';
 import { sign } from 'hono/jwt';
@@ -26,7 +26,7 @@ const get = (headers: Record<string, string> = {}) => async (): Promise<RequestI
 const withToken = (make: () => Promise<string>) => async (): Promise<RequestInit> => ({ method: 'POST', headers: bearer(await make()), body: 'x' });
 
 const CASES: Case[] = [
-  // Channel names (API.md "Channels").
+  // Channel names (docs/api.md "Channels").
   { name: 'an empty channel name', path: () => '/v1/channels//events', init: post(AUTH, 'x'), status: 400, code: 'invalid_channel' },
   { name: 'a 129-character channel name', path: () => events('c'.repeat(129)), init: post(AUTH, 'x'), status: 400, code: 'invalid_channel' },
   { name: 'a channel name with /', path: () => '/v1/channels/a/b/events', init: post(AUTH, 'x'), status: 400, code: 'invalid_channel' },
@@ -39,7 +39,7 @@ const CASES: Case[] = [
   { name: 'a channel name with NUL', path: () => events('a%00b'), init: post(AUTH, 'x'), status: 400, code: 'invalid_channel' },
   { name: 'a non-ASCII channel name', path: () => events('caf%C3%A9'), init: post(AUTH, 'x'), status: 400, code: 'invalid_channel' },
   { name: 'a webhook to a channel with /', path: () => '/v1/hooks/a/b', init: post({}, 'x'), status: 400, code: 'invalid_channel' },
-  // Event names (API.md "Publish").
+  // Event names (docs/api.md "Publish").
   { name: 'an event name with CR', path: (c) => `${events(c)}?event=a%0Db`, init: post(AUTH, 'x'), status: 400, code: 'invalid_event' },
   { name: 'an event name with LF', path: (c) => `${events(c)}?event=tick%0Aid:%20999`, init: post(AUTH, 'x'), status: 400, code: 'invalid_event' },
   { name: 'an event name with NUL', path: (c) => `${events(c)}?event=a%00`, init: post(AUTH, 'x'), status: 400, code: 'invalid_event' },
@@ -56,7 +56,7 @@ const CASES: Case[] = [
   { name: 'a batch over 1 MiB', path: events, init: post({ ...AUTH, ...JSON_TYPE }, JSON.stringify({ events: Array.from({ length: 20 }, () => ({ data: 'b'.repeat(60_000) })) })), status: 413, code: 'payload_too_large' },
   { name: 'an event over 64 KiB', path: events, init: post(AUTH, 'o'.repeat(65_537)), status: 413, code: 'payload_too_large' },
   { name: 'a malformed Idempotency-Key', path: events, init: post({ ...AUTH, 'Idempotency-Key': 'tab\tinside' }, 'x'), status: 400, code: 'invalid_idempotency_key' },
-  // Credentials (API.md "Auth").
+  // Credentials (docs/api.md "Auth").
   { name: 'a publish without credentials', path: events, init: post({}, 'x'), status: 401, code: 'unauthorized' },
   { name: 'a wrong publish key', path: events, init: post(bearer('herald-dev-key-2'), 'x'), status: 401, code: 'unauthorized' },
   { name: 'a tampered token', path: events, status: 401, code: 'invalid_token', init: withToken(async () => {
@@ -72,7 +72,7 @@ const CASES: Case[] = [
   { name: 'a subscribe token used to publish', path: events, status: 403, code: 'forbidden', init: withToken(() => sign({ herald: { subscribe: ['*'] } }, JWT_SECRET, 'HS256')) },
   { name: 'a private subscribe without a token', path: (c) => events(`private-${c}`), init: get(), status: 401, code: 'unauthorized' },
   { name: 'a private subscribe with a token for another channel', path: (c) => events(`private-${c}`), status: 403, code: 'forbidden', init: async () => ({ headers: bearer(await sign({ herald: { subscribe: ['private-other'] } }, JWT_SECRET, 'HS256')) }) },
-  // Webhooks (API.md "Webhooks").
+  // Webhooks (docs/api.md "Webhooks").
   { name: 'an unsigned webhook', path: (c) => `/v1/hooks/${c}`, init: post({}, 'x'), status: 401, code: 'invalid_signature' },
   { name: 'a webhook signed for another body', path: (c) => `/v1/hooks/${c}`, status: 401, code: 'invalid_signature', init: async () => ({ method: 'POST', body: 'x', headers: { 'X-Hub-Signature-256': await githubSign('whsec_aGVyYWxkLWRldi13ZWJob29rLXNlY3JldA==', 'y') } }) },
   { name: 'a stale Standard webhook', path: (c) => `/v1/hooks/${c}`, init: post({ 'webhook-id': 'msg', 'webhook-timestamp': String(nowSeconds() - 301), 'webhook-signature': 'v1,AAAA' }, 'x'), status: 401, code: 'invalid_signature' },

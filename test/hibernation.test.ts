@@ -2,7 +2,7 @@
 // channel object with quiet subscribers can be evicted (it hibernates; its WebSockets stay
 // connected) and the next publish still reaches every subscriber, once, with the right id.
 // A restarted object (aborted, or evicted with its sockets closed) costs a subscriber
-// nothing: the Worker re-attaches with the cursor. API.md "Subscribe" (ids, resume, gap)
+// nothing: the Worker re-attaches with the cursor. docs/api.md "Subscribe" (ids, resume, gap)
 // and "Channel info" (subscribers) hold across both.
 import { env } from 'cloudflare:workers';
 import { abortAllDurableObjects, evictDurableObject, runInDurableObject } from 'cloudflare:test';
@@ -167,7 +167,7 @@ describe('a restarted channel object costs a subscriber nothing', () => {
   });
 });
 
-describe('replay to live (API.md "Resume": no gap, no duplicate)', () => {
+describe('replay to live (docs/api.md "Resume": no gap, no duplicate)', () => {
   it('hands over after a replay of many paced steps, with publishes coming all the while, each event exactly once', async () => {
     const channel = uniqueChannel();
     const data = (i: number) => `${i}:`.padEnd(10_000, 'h');

@@ -1,4 +1,4 @@
-// Names, ids, keys and limits: API.md "Channels", "Publish", "Idempotency" and the JSON history.
+// Names, ids, keys and limits: docs/api.md "Channels", "Publish", "Idempotency" and the JSON history.
 import { describe, expect, it } from 'vitest';
 import { HeraldError } from '../src/errors';
 import { parseChannel, parseEventId, parseEventName, parseIdempotencyKey, parseLimit, resumePoint } from '../src/input';

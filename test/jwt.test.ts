@@ -1,4 +1,4 @@
-// API.md "Auth": HS256 JWTs with the `herald` claim, `*` patterns, exp and nbf, alg pinned.
+// docs/api.md "Auth": HS256 JWTs with the `herald` claim, `*` patterns, exp and nbf, alg pinned.
 import { sign } from 'hono/jwt';
 import { describe, expect, it } from 'vitest';
 import { HeraldError } from '../src/errors';

@@ -1,4 +1,4 @@
-// API.md "Publish": responses, ids, auth, limits and idempotency over HTTP.
+// docs/api.md "Publish": responses, ids, auth, limits and idempotency over HTTP.
 import { env } from 'cloudflare:workers';
 import { createExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// Publish bodies, API.md "Publish": JSON single and batch, text, names, limits, UTF-8.
+// Publish bodies, docs/api.md "Publish": JSON single and batch, text, names, limits, UTF-8.
 import { describe, expect, it } from 'vitest';
 import { HeraldError } from '../src/errors';
 import { fingerprint, parsePublishBody, type PublishRequest } from '../src/publish';

@@ -1,4 +1,4 @@
-// The wire format of API.md, "Subscribe": exact bytes, and what an independent parser rebuilds.
+// The wire format of docs/api.md, "Subscribe": exact bytes, and what an independent parser rebuilds.
 import { describe, expect, it } from 'vitest';
 import { HEARTBEAT, encodeClose, encodeEvent, encodeEventText, encodeGap, encodeOpening } from '../src/sse';
 import { parseSse } from './helpers';

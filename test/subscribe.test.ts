@@ -1,10 +1,10 @@
-// API.md "Subscribe": headers, first bytes, live delivery, resume, gap, replay→live handover.
+// docs/api.md "Subscribe": headers, first bytes, live delivery, resume, gap, replay→live handover.
 import { env } from 'cloudflare:workers';
 import { listDurableObjectIds } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { AUTH, errorOf, hub, parseSse, publish, publishIds, subscribe, uniqueChannel } from './helpers';
 
-/** How a resuming stream opens (API.md "Retry"). */
+/** How a resuming stream opens (docs/api.md "Retry"). */
 const OPENING = 'retry: 2000\n: connected\n\n';
 /** How a live-only stream opens: also the channel's last id, so a reconnect misses nothing. */
 const liveOpening = (lastId: number) => `retry: 2000\nid: ${lastId}\n: connected\n\n`;

@@ -1,4 +1,4 @@
-// API.md "Webhooks": GitHub and Standard Webhooks signatures, signed here by the providers'
+// docs/api.md "Webhooks": GitHub and Standard Webhooks signatures, signed here by the providers'
 // own libraries (@octokit/webhooks-methods, standardwebhooks), not by Herald's code.
 import { sign as githubSign } from '@octokit/webhooks-methods';
 import { Webhook } from 'standardwebhooks';

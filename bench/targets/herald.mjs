@@ -19,10 +19,10 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const KEY = 'herald-dev-key';
 const AUTH = { Authorization: `Bearer ${KEY}` };
 
-/** Herald's HTTP API (shared/API.md), the same under both modes. */
+/** Herald's HTTP API (docs/api.md), the same under both modes. */
 function heraldApi(port) {
   const http = client(port);
-  /** The channel's info (API.md): subscribers (relays' reports included), relays, lastEventId, … */
+  /** The channel's info (docs/api.md): subscribers (relays' reports included), relays, lastEventId, … */
   const channelInfo = async (channel) => {
     const res = await http.request('GET', `/v1/channels/${channel}`, { headers: AUTH });
     if (res.status !== 200) throw new Error(`channel info answered ${res.status}`);

@@ -1,5 +1,5 @@
 /**
- * API.md "Auth" and CORS in a real browser: a page on another origin opens
+ * docs/api.md "Auth" and CORS in a real browser: a page on another origin opens
  * `new EventSource(url, { withCredentials: true })` to a private channel, its token in the
  * `herald_token` cookie; and docs/api.md's multi-channel stream, which the browser's own
  * reconnect resumes on every channel. Debian's Chromium (/usr/bin/chromium, installed by

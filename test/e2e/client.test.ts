@@ -149,7 +149,7 @@ function observe(base: string, options: Omit<SubscribeOptions, 'onEvent'> & { on
 
 const ids = (events: readonly HeraldEvent[]) => events.map((e) => e.id);
 
-describe('subscribe(): credentials reach the hub (API.md "Auth")', () => {
+describe('subscribe(): credentials reach the hub (docs/api.md "Auth")', () => {
   it('a private channel with a subscribe token as `token` or in `headers` gets its events; without one, a final 401', async () => {
     const channel = uniqueChannel('private-e2e');
     const token = await mintToken('--subscribe', 'private-e2e-*', '--ttl', '10m');
@@ -293,7 +293,7 @@ describe('subscribe(): a connection that dies without a word (idleTimeoutMs)', (
   });
 });
 
-describe('publish(): retried under one Idempotency-Key (API.md "Idempotency")', () => {
+describe('publish(): retried under one Idempotency-Key (docs/api.md "Idempotency")', () => {
   /** The platform's fetch, except that the first response is lost after the hub has answered it. */
   function losingFirstResponse() {
     const keys: string[] = [];

@@ -21,8 +21,8 @@ afterAll(async () => {
   if (dir) await removeDir(dir);
 });
 
-/** The stream's first bytes (API.md, "Retry" and "Subscribe": `retry:` and a comment). */
-/** How a resuming stream opens (API.md "Retry"). */
+/** The stream's first bytes (docs/api.md, "Retry" and "Subscribe": `retry:` and a comment). */
+/** How a resuming stream opens (docs/api.md "Retry"). */
 const OPENING = 'retry: 2000\n: connected\n\n';
 /** How a live-only stream on a channel with no events opens: its last id, 0, comes too. */
 const LIVE_OPENING = 'retry: 2000\nid: 0\n: connected\n\n';
@@ -34,7 +34,7 @@ function expectExactly(text: string, expected: string): void {
   expect(text.slice(expected.length)).toMatch(/^(: heartbeat\n\n)*$/);
 }
 
-describe('API.md "Subscribe": live delivery to an EventSource', () => {
+describe('docs/api.md "Subscribe": live delivery to an EventSource', () => {
   it('a payload split by \\n, \\r\\n or \\r arrives as lines joined by \\n, with ids 1, 2, 3', async () => {
     const channel = uniqueChannel();
     const client = new Recorder(hub.eventsUrl(channel));
@@ -88,7 +88,7 @@ describe('API.md "Subscribe": live delivery to an EventSource', () => {
   });
 });
 
-describe('API.md "Heartbeat": idle streams get `: heartbeat`, dead clients are found', () => {
+describe('docs/api.md "Heartbeat": idle streams get `: heartbeat`, dead clients are found', () => {
   it('an idle stream receives exactly `: heartbeat\\n\\n` about HEARTBEAT_SECONDS (1 s) after it opened', async () => {
     const stream = await RawStream.open(hub.eventsUrl(uniqueChannel()));
     const opened = Date.now();
@@ -130,7 +130,7 @@ describe('API.md "Heartbeat": idle streams get `: heartbeat`, dead clients are f
   });
 });
 
-describe('API.md "IDs": concurrent publishes', () => {
+describe('docs/api.md "IDs": concurrent publishes', () => {
   it('200 concurrent publishes to one channel get ids exactly 1..200, and a subscriber receives 1..200 in order', async () => {
     const channel = uniqueChannel();
     const client = new Recorder(hub.eventsUrl(channel));

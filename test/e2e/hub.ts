@@ -149,7 +149,7 @@ export function request(
   );
 }
 
-// ---------------------------------------------------------------- the API's shapes (API.md)
+// ---------------------------------------------------------------- the API's shapes (docs/api.md)
 
 export interface PublishResponse {
   channel: string;

@@ -2,7 +2,7 @@
  * docs/api.md "Relays" (issue 9), against `wrangler dev` with `--var RELAY_AFTER:0
  * --var RELAY_SIZE:2`: every subscriber is served by a relay, two to a relay, and the
  * `eventsource` package and Chromium's EventSource get exactly what a subscriber of the
- * channel's own object gets (API.md "Subscribe": ids, order, resume), across a restart of
+ * channel's own object gets (docs/api.md "Subscribe": ids, order, resume), across a restart of
  * the whole hub (the channel and its relays) too.
  */
 import { existsSync } from 'node:fs';

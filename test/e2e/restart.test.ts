@@ -8,7 +8,7 @@ import { idRange, type Received } from './clients';
 import { gatedClient, testSetup } from './restarts';
 import { sleep, uniqueChannel, until, within } from './hub';
 
-describe('API.md "Resume" and "Retry": an EventSource rides out a hub restart by itself', () => {
+describe('docs/api.md "Resume" and "Retry": an EventSource rides out a hub restart by itself', () => {
   it('the same EventSource reconnects after SIGTERM and restart, sends Last-Event-ID: 3, and gets 4 and 5 once, in order', async () => {
     const setup = await testSetup();
     const first = await setup.start();
@@ -46,7 +46,7 @@ describe('API.md "Resume" and "Retry": an EventSource rides out a hub restart by
   });
 });
 
-describe('API.md "Publish": 201 is sent only after the event is durable; "IDs" are never reused', () => {
+describe('docs/api.md "Publish": 201 is sent only after the event is durable; "IDs" are never reused', () => {
   it('SIGKILL right after a 201: the restarted hub has the event under the acknowledged id, and the next publish gets the next id', async () => {
     const setup = await testSetup();
     const first = await setup.start();
@@ -100,7 +100,7 @@ describe('API.md "Publish": 201 is sent only after the event is durable; "IDs" a
   });
 });
 
-describe('API.md "Resume": a live-only EventSource cut off before its first event', () => {
+describe('docs/api.md "Resume": a live-only EventSource cut off before its first event', () => {
   it('reconnects with the last id its stream opened with and gets what was published meanwhile', async () => {
     const setup = await testSetup();
     const first = await setup.start();

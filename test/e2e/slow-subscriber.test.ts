@@ -1,5 +1,5 @@
 /**
- * API.md "Slow subscribers", through the real socket path of `wrangler dev`: a
+ * docs/api.md "Slow subscribers", through the real socket path of `wrangler dev`: a
  * subscriber whose unsent bytes exceed MAX_BUFFERED_BYTES is disconnected; it
  * reconnects and catches up from the log, losing nothing; one slow subscriber never
  * delays the others.
@@ -37,7 +37,7 @@ afterAll(async () => {
 /** Data that says which event it is, padded to EVENT_BYTES. */
 const payload = (n: number): string => `event ${n} `.padEnd(EVENT_BYTES, 'x');
 
-describe(`API.md "Slow subscribers" (MAX_BUFFERED_BYTES=${MAX_BUFFERED_BYTES})`, () => {
+describe(`docs/api.md "Slow subscribers" (MAX_BUFFERED_BYTES=${MAX_BUFFERED_BYTES})`, () => {
   it('a stalled subscriber is cut off while a reading one gets every event in order, and Last-Event-ID resumes it with nothing lost or repeated', async () => {
     const channel = uniqueChannel();
     // Reads the headers, then stops reading: the socket's window closes, bytes back up.
@@ -117,7 +117,7 @@ describe(`API.md "Slow subscribers" (MAX_BUFFERED_BYTES=${MAX_BUFFERED_BYTES})`,
   // FAILS against src/ as of this writing. The two frames (80 KB) are written at once, so
   // even a client that reads at full speed is over the 64 KB limit and is cut off after
   // the opening bytes. Having no event id yet, EventSource reconnects without
-  // Last-Event-ID, which API.md "Resume" makes live only: ids 1 and 2 never arrive,
+  // Last-Event-ID, which docs/api.md "Resume" makes live only: ids 1 and 2 never arrive,
   // against "it reconnects and catches up from the log, losing nothing".
   it('a subscriber cut off before its first event still loses nothing (it reconnects and catches up)', async () => {
     const channel = uniqueChannel();

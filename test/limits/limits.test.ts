@@ -1,4 +1,4 @@
-// API.md limits, with the small values set for this project in vitest.config.ts:
+// docs/api.md limits, with the small values set for this project in vitest.config.ts:
 // HEARTBEAT_SECONDS=1, MAX_SUBSCRIBERS=3, HISTORY_MAX_EVENTS=5, HISTORY_MAX_AGE_SECONDS=3,
 // IDEMPOTENCY_TTL_SECONDS=2, MAX_BUFFERED_BYTES=65536.
 import { env } from 'cloudflare:workers';

@@ -3,7 +3,7 @@
 // RELAY_SIZE=2, HEARTBEAT_SECONDS=1, MAX_SUBSCRIBERS=29 (one direct and 14 relays of two), MAX_BUFFERED_BYTES=65536,
 // HISTORY_MAX_EVENTS=50 (vitest.config.ts). Requests here carry no `cf`, so every
 // subscriber is in the default region, enam: the first relays are enam.0, enam.1…
-// What must hold is API.md's "Subscribe" (ids, order, resume, gap, close, 204) for every
+// What must hold is docs/api.md's "Subscribe" (ids, order, resume, gap, close, 204) for every
 // subscriber, whichever object serves it, and "Channel info" counting them all.
 import { env } from 'cloudflare:workers';
 import { abortAllDurableObjects, runInDurableObject } from 'cloudflare:test';
