@@ -7,9 +7,9 @@
 //
 // The secret comes from --secret, else the JWT_SECRET environment variable, else the local
 // development secret in .dev.vars (so tokens for `npm run dev` need no flag).
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { sign } from 'hono/jwt';
+import { devVar } from './dev-vars.mjs';
 
 const UNITS = { s: 1, m: 60, h: 3600, d: 86_400 };
 
@@ -31,16 +31,7 @@ if (values.publish.length === 0 && values.subscribe.length === 0) usage('Give at
 const ttl = /^(\d+)([smhd])$/.exec(values.ttl);
 if (!ttl) usage(`--ttl is a number and a unit (s, m, h, d), such as 1h; got '${values.ttl}'.`);
 
-function devSecret() {
-  try {
-    const match = /^JWT_SECRET=(.*)$/m.exec(readFileSync(new URL('../.dev.vars', import.meta.url), 'utf8'));
-    return match?.[1]?.trim();
-  } catch {
-    return undefined;
-  }
-}
-
-const secret = values.secret ?? process.env.JWT_SECRET ?? devSecret();
+const secret = values.secret ?? process.env.JWT_SECRET ?? devVar('JWT_SECRET');
 if (!secret) usage('No secret: pass --secret or set JWT_SECRET.');
 
 const now = Math.floor(Date.now() / 1000);

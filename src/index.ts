@@ -22,6 +22,7 @@ import { regionOf, type Whereabouts } from './region';
 import { ChannelRoute, rootStub } from './route';
 import { Session, singleChannel } from './session';
 import { FULL_RETRY_MS, SSE_HEADERS, UNAVAILABLE_RETRY_MS, encodeOpening, encodeRetryOnly } from './sse';
+import { channelWebhookSecret } from './webhook-secret';
 import { verifyDelivery } from './webhooks';
 
 export { Channel } from './channel';
@@ -170,13 +171,14 @@ app.post('/v1/channels/:channel/events', requires('publish'), limitBody, async (
 });
 
 app.post('/v1/hooks/:channel', limitBody, async (c) => {
-  parseChannel(c.req.param('channel'));
+  const channel = parseChannel(c.req.param('channel'));
   const secret = c.get('config').webhookSecret;
   if (secret === undefined) {
     throw new HeraldError('auth_not_configured', 'This hub has no WEBHOOK_SECRET, so it accepts no webhook. Set it with `wrangler secret put WEBHOOK_SECRET`.');
   }
   const body = new Uint8Array(await c.req.arrayBuffer());
-  const delivery = await verifyDelivery(c.req.raw.headers, body, secret, Math.floor(Date.now() / 1000));
+  // The channel's own secret: a delivery signed for one channel verifies on no other.
+  const delivery = await verifyDelivery(c.req.raw.headers, body, await channelWebhookSecret(secret, channel), Math.floor(Date.now() / 1000));
   // The raw body is the data, whatever its type; ?event= overrides the provider's name.
   const events = parsePublishBody({
     body,

@@ -1,7 +1,7 @@
 /**
  * Signed webhooks (docs/api.md, "Webhooks"): GitHub's `X-Hub-Signature-256` and Standard
- * Webhooks (standardwebhooks.com). Signatures are checked with WebCrypto's HMAC verify,
- * which compares in constant time.
+ * Webhooks (standardwebhooks.com), checked against the channel's own secret
+ * (webhook-secret.ts). Signatures are compared in constant time.
  */
 import { concat } from './bytes';
 import { HeraldError } from './errors';
@@ -22,6 +22,8 @@ export interface Delivery {
 
 const encoder = new TextEncoder();
 const CHALLENGE = { 'WWW-Authenticate': 'HMAC realm="herald"' };
+/** Where a sender gets the secret a refusal talks about. */
+const HOW_TO_GET = '(each channel has its own: npm run webhook-secret -- <channel>)';
 
 function refuse(message: string): never {
   throw new HeraldError('invalid_signature', message, CHALLENGE);
@@ -46,8 +48,9 @@ function base64Bytes(text: string): Uint8Array | undefined {
 }
 
 /**
- * Checks the delivery's signature against `secret` and returns what its headers say.
- * `now` is in seconds since the epoch. Throws `401 invalid_signature` saying what failed.
+ * Checks the delivery's signature against `secret`, the channel's `whsec_…` secret, and
+ * returns what its headers say. `now` is in seconds since the epoch. Throws
+ * `401 invalid_signature` saying what failed.
  */
 export async function verifyDelivery(headers: Headers, body: Uint8Array, secret: string, now: number): Promise<Delivery> {
   const github = headers.get('X-Hub-Signature-256');
@@ -56,7 +59,7 @@ export async function verifyDelivery(headers: Headers, body: Uint8Array, secret:
     if (!signature) refuse('X-Hub-Signature-256 must be sha256=<64 hex digits>.');
     // GitHub keys the HMAC with the secret string as configured.
     if (!(await crypto.subtle.verify('HMAC', await hmacKey(encoder.encode(secret), 'verify'), signature, body))) {
-      refuse('X-Hub-Signature-256 does not match the body and WEBHOOK_SECRET.');
+      refuse(`X-Hub-Signature-256 does not match the body and this channel's webhook secret ${HOW_TO_GET}.`);
     }
     return {
       event: headers.get('X-GitHub-Event') ?? undefined,
@@ -75,7 +78,7 @@ export async function verifyDelivery(headers: Headers, body: Uint8Array, secret:
     }
     // Standard Webhooks secrets are `whsec_<base64 key>`; the key is the decoded part.
     const key = secret.startsWith('whsec_') ? base64Bytes(secret.slice(6)) : undefined;
-    if (!key || key.byteLength === 0) refuse('This hub\'s WEBHOOK_SECRET is not a whsec_<base64> secret, so it cannot check Standard Webhooks.');
+    if (!key || key.byteLength === 0) throw new Error('A channel webhook secret is whsec_<base64>, always.');
     const entries = signatures.split(' ').filter(Boolean);
     if (entries.length > MAX_SIGNATURES) refuse(`webhook-signature lists more than ${MAX_SIGNATURES} signatures.`);
     // One MAC, computed once; each listed signature is compared with it in constant time.
@@ -88,7 +91,7 @@ export async function verifyDelivery(headers: Headers, body: Uint8Array, secret:
         return { event: undefined, idempotencyKey: id };
       }
     }
-    refuse('No v1 signature in webhook-signature matches the body and WEBHOOK_SECRET.');
+    refuse(`No v1 signature in webhook-signature matches the body and this channel's webhook secret ${HOW_TO_GET}.`);
   }
 
   refuse('The request is not signed: send X-Hub-Signature-256 (GitHub) or webhook-signature (Standard Webhooks).');

@@ -11,6 +11,19 @@ import { AUTH, HUB, errorOf, hub, publishIds, subscribe, uniqueChannel } from '.
 
 const JWT_SECRET = 'herald-dev-jwt-secret'; // .dev.vars
 const WEBHOOK_SECRET = 'whsec_aGVyYWxkLWRldi13ZWJob29rLXNlY3JldA=='; // .dev.vars
+
+/** The channel's webhook secret, derived here as docs/api.md "Webhooks" spells it out for senders. */
+async function channelSecret(channel: string): Promise<string> {
+  const utf8 = new TextEncoder();
+  const key = await crypto.subtle.importKey('raw', utf8.encode(WEBHOOK_SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const mac = await crypto.subtle.sign('HMAC', key, utf8.encode(`herald-webhook:${channel}`));
+  return `whsec_${btoa(String.fromCharCode(...new Uint8Array(mac)))}`;
+}
+
+function standardHeaders(secret: string, id: string, payload: string): Record<string, string> {
+  const at = new Date();
+  return { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(secret).sign(id, at, payload) };
+}
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const token = (herald: object, claims: object = {}) => sign({ herald, exp: nowSeconds() + 300, ...claims }, JWT_SECRET, 'HS256');
 
@@ -104,7 +117,7 @@ describe('POST /v1/hooks/{channel}', () => {
     const stream = await subscribe(channel);
     const headers = {
       'Content-Type': 'application/json',
-      'X-Hub-Signature-256': await githubSign(WEBHOOK_SECRET, body),
+      'X-Hub-Signature-256': await githubSign(await channelSecret(channel), body),
       'X-GitHub-Event': 'ping',
       'X-GitHub-Delivery': crypto.randomUUID(),
     };
@@ -121,13 +134,7 @@ describe('POST /v1/hooks/{channel}', () => {
 
   it('publishes a Standard Webhooks delivery, named by ?event=', async () => {
     const channel = uniqueChannel('sw');
-    const id = `msg_${crypto.randomUUID()}`;
-    const at = new Date();
-    const headers = {
-      'webhook-id': id,
-      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-      'webhook-signature': new Webhook(WEBHOOK_SECRET).sign(id, at, body),
-    };
+    const headers = standardHeaders(await channelSecret(channel), `msg_${crypto.randomUUID()}`, body);
     const res = await hub(`/v1/hooks/${channel}?event=invoice.paid`, { method: 'POST', headers, body });
     expect(res.status).toBe(201);
     const history = (await (await hub(`/v1/channels/${channel}/events`, { headers: { Accept: 'application/json' } })).json()) as {
@@ -144,6 +151,20 @@ describe('POST /v1/hooks/{channel}', () => {
     const channel = uniqueChannel('hook');
     expect(await errorOf(await hub(`/v1/hooks/${channel}`, { method: 'POST', headers, body }))).toMatchObject({ status: 401, code: 'invalid_signature' });
     expect(await (await hub(`/v1/channels/${channel}`, { headers: AUTH })).json()).toMatchObject({ lastEventId: null });
+  });
+
+  it.each([
+    ['GitHub', async (secret: string) => ({ 'X-Hub-Signature-256': await githubSign(secret, body), 'X-GitHub-Delivery': crypto.randomUUID() })],
+    ['Standard Webhooks', async (secret: string) => standardHeaders(secret, `msg_${crypto.randomUUID()}`, body)],
+  ])('refuses a %s delivery replayed to another channel, or signed with the global secret, with 401', async (_, signed) => {
+    const [mine, other] = [uniqueChannel('hook'), uniqueChannel('hook')];
+    const headers = await signed(await channelSecret(mine));
+    expect((await hub(`/v1/hooks/${mine}`, { method: 'POST', headers, body })).status).toBe(201);
+    expect(await errorOf(await hub(`/v1/hooks/${other}`, { method: 'POST', headers, body }))).toMatchObject({ status: 401, code: 'invalid_signature' });
+    // No fallback to WEBHOOK_SECRET itself: a sender still configured with it is refused.
+    const global = await signed(WEBHOOK_SECRET);
+    expect(await errorOf(await hub(`/v1/hooks/${other}`, { method: 'POST', headers: global, body }))).toMatchObject({ status: 401, code: 'invalid_signature' });
+    expect(await (await hub(`/v1/channels/${other}`, { headers: AUTH })).json()).toMatchObject({ lastEventId: null });
   });
 
   it('fails closed with 503 naming WEBHOOK_SECRET when it is not set', async () => {

@@ -4,6 +4,7 @@ import { sign as githubSign } from '@octokit/webhooks-methods';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { HeraldError } from '../src/errors';
+import { channelWebhookSecret } from '../src/webhook-secret';
 import { verifyDelivery } from '../src/webhooks';
 
 const GITHUB_SECRET = 'It’s a Secret to Everybody';
@@ -103,9 +104,31 @@ describe('Standard Webhooks', () => {
     expect(await failure(verifyDelivery(headers, bytes(sent), STANDARD_SECRET, nowSeconds()))).toMatch(/^invalid_signature: /);
   });
 
-  it('refuses Standard Webhooks when WEBHOOK_SECRET is not a whsec_ secret', async () => {
-    const headers = standardHeaders(STANDARD_SECRET, 'msg_6', new Date(), body);
-    expect(await failure(verifyDelivery(headers, bytes(body), 'plain-secret', nowSeconds()))).toMatch(/not a whsec_/);
+});
+
+describe('channel webhook secrets', () => {
+  // Computed outside Herald: node -e "crypto.createHmac('sha256', WEBHOOK_SECRET)
+  // .update('herald-webhook:' + channel).digest('base64')".
+  it.each([
+    ['abc', 'orders', 'whsec_zwK/WZ+EVzjaJO4SSGk94P/IeE/CXbyqnRkKU95Z/lc='],
+    ['whsec_aGVyYWxkLWRldi13ZWJob29rLXNlY3JldA==', 'orders', 'whsec_4bC8hfzEIgxLTwYT476S+Ybfz6sdG2DsP9wmeRSaeH0='],
+    ['Ünïcødé secret', 'a.b:c~d@e', 'whsec_4+oz9fHXbF+a2u3+gOQV3DSQRqNCSY7MXRoaPQ9OlL0='],
+  ])('derives from WEBHOOK_SECRET %j the secret of channel %j', async (secret, channel, expected) => {
+    expect(await channelWebhookSecret(secret, channel)).toBe(expected);
+  });
+
+  it('gives every channel another secret', async () => {
+    const names = ['orders', 'orders2', 'Orders', 'audit'];
+    const secrets = await Promise.all(names.map((n) => channelWebhookSecret('s', n)));
+    expect(new Set(secrets).size).toBe(names.length);
+  });
+
+  it('refuses a delivery signed for another channel, GitHub and Standard Webhooks alike', async () => {
+    const [mine, other] = await Promise.all([channelWebhookSecret('s', 'mine'), channelWebhookSecret('s', 'other')]);
+    const github = new Headers({ 'X-Hub-Signature-256': await githubSign(other, body) });
+    expect(await failure(verifyDelivery(github, bytes(body), mine, nowSeconds()))).toMatch(/^invalid_signature: .*this channel's webhook secret/);
+    const standard = standardHeaders(other, 'msg_6', new Date(), body);
+    expect(await failure(verifyDelivery(standard, bytes(body), mine, nowSeconds()))).toMatch(/^invalid_signature: .*this channel's webhook secret/);
   });
 });
 
