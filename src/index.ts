@@ -11,17 +11,17 @@ import { authorize, bearerToken, subscriberToken } from './auth';
 import type { EventInput, Env } from './channel';
 import { ConfigError, MAX_BODY_BYTES, readConfig, type Config } from './config';
 import { cors } from './cors';
-import { parseChannelSet, parseCursor } from './cursor';
+import { cursorText, parseChannelSet, parseCursor } from './cursor';
 import { HeraldError, errorResponse } from './errors';
 import { parseChannel, parseEventId, parseIdempotencyKey, parseLimit, resumePoint } from './input';
 import type { Right } from './jwt';
 import { ChannelLink } from './link';
-import { MergedFraming, encodeMergedOpening } from './merge';
+import { MergedFraming } from './merge';
 import { fingerprint, parsePublishBody } from './publish';
 import { regionOf, type Whereabouts } from './region';
 import { ChannelRoute, rootStub } from './route';
 import { Session, singleChannel } from './session';
-import { FULL_RETRY_MS, SSE_HEADERS, UNAVAILABLE_RETRY_MS, encodeOpening, encodeRetryOnly } from './sse';
+import { FULL_RETRY_MS, SSE_HEADERS, UNAVAILABLE_RETRY_MS, encodeMergedOpening, encodeOpening, encodeRetryOnly } from './sse';
 import { channelWebhookSecret } from './webhook-secret';
 import { verifyDelivery } from './webhooks';
 
@@ -155,7 +155,7 @@ app.get('/v1/events', async (c) => {
   const links = opened.map((o, i) => (o.kind === 'open' ? new ChannelLink((after) => routes[i]!.attach(after), o.socket, positions[i]!) : null));
   const deleted = channels.filter((_, i) => links[i] === null);
   const framing = new MergedFraming(channels, positions, channels.length - deleted.length);
-  const session = new Session(links, framing, encodeMergedOpening(config.retryMs, positions, deleted), config);
+  const session = new Session(links, framing, encodeMergedOpening(config.retryMs, cursorText(positions), deleted), config);
   return new Response(session.stream, { status: 200, headers: SSE_HEADERS });
 });
 

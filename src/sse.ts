@@ -1,11 +1,15 @@
 /**
  * The SSE wire format (WHATWG HTML, "Server-sent events"), as pure functions from
- * events to bytes. Nothing here knows about streams or storage.
+ * events to bytes: every byte Herald writes to a stream, a single channel's and a merged
+ * multi-channel one's, is framed here. Nothing here knows about streams or storage.
  */
 
-/** One event as it goes on the wire. `event` is `"message"` for the default type. */
+/**
+ * One event as it goes on the wire. `event` is `"message"` for the default type; `id` is
+ * a channel's id, or a merged stream's cursor (`4.9`).
+ */
 export interface WireEvent {
-  id: number;
+  id: number | string;
   event: string;
   data: string;
 }
@@ -55,8 +59,20 @@ export function encodeEvents(events: readonly WireEvent[]): Uint8Array {
  * first event then reconnects with `Last-Event-ID` and misses nothing.
  */
 export function encodeOpening(retryMs: number, liveFrom: number | null): Uint8Array {
-  const id = liveFrom === null ? '' : `id: ${liveFrom}\n`;
-  return encoder.encode(`retry: ${retryMs}\n${id}: connected\n\n`);
+  return encoder.encode(openingText(retryMs, liveFrom));
+}
+
+function openingText(retryMs: number, id: number | string | null): string {
+  return `retry: ${retryMs}\n${id === null ? '' : `id: ${id}\n`}: connected\n\n`;
+}
+
+/**
+ * An event the hub writes itself (`gap`, `close`): no `id:`, so the client's last event
+ * id stays the one it really has; a `data:` line, since EventSource dispatches nothing
+ * without data.
+ */
+function noticeText(event: 'gap' | 'close', fields: object): string {
+  return `event: ${event}\ndata: ${JSON.stringify(fields)}\n\n`;
 }
 
 /** The keep-alive comment written to a stream that has been silent (docs/api.md, "Heartbeat"). */
@@ -72,25 +88,32 @@ export interface Gap {
 /** Ids travel as decimal strings in JSON (docs/api.md), null where there is none. */
 export const idText = (id: number | null): string | null => (id === null ? null : String(id));
 
-/**
- * The hub's own `gap` event. It has no `id:` field, so the client's last event id
- * stays the one it really has until a replayed event moves it on.
- */
+/** The hub's own `gap` event: until a replayed event moves it on, the client's last id stays. */
 export function encodeGap({ lastEventId, oldestId, latestId }: Gap): Uint8Array {
-  const data = JSON.stringify({
-    lastEventId: String(lastEventId),
-    oldestId: idText(oldestId),
-    latestId: idText(latestId),
-  });
-  return encoder.encode(`event: gap\ndata: ${data}\n\n`);
+  return encoder.encode(noticeText('gap', { lastEventId: String(lastEventId), oldestId: idText(oldestId), latestId: idText(latestId) }));
 }
 
-/**
- * The hub's own `close` event, written before a deleted channel's streams end. It has
- * a `data:` line because EventSource dispatches nothing for an event without data.
- */
+/** The hub's own `close` event, written before a deleted channel's streams end. */
 export function encodeClose(reason: 'deleted'): Uint8Array {
-  return encoder.encode(`event: close\ndata: ${JSON.stringify({ reason })}\n\n`);
+  return encoder.encode(noticeText('close', { reason }));
+}
+
+// A merged multi-channel stream (docs/api.md, "Multi-channel subscribe"): each channel's
+// event with its channel, the cursor of every channel as id; notices say their channel.
+
+/** One channel's event in a merged stream: data is `{"channel","id","data"}`, id the cursor. */
+export function encodeMergedEvent(cursor: string, channel: string, { id, event, data }: WireEvent): string {
+  return encodeEventText({ id: cursor, event, data: JSON.stringify({ channel, id: String(id), data }) });
+}
+
+/** A channel's `gap` or `close` in a merged stream: its fields (JSON text) with the channel first. */
+export function encodeChannelNotice(event: 'gap' | 'close', channel: string, data: string): string {
+  return noticeText(event, { channel, ...(JSON.parse(data) as object) });
+}
+
+/** The merged stream's opening: the cursor before its first event, and the channels already deleted. */
+export function encodeMergedOpening(retryMs: number, cursor: string, deleted: readonly string[]): Uint8Array {
+  return encoder.encode(openingText(retryMs, cursor) + deleted.map((channel) => noticeText('close', { channel, reason: 'deleted' })).join(''));
 }
 
 /** Why a subscribe was answered with a wait instead of a stream (docs/api.md, "Busy hub"). */

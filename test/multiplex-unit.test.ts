@@ -4,8 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_CHANNELS, cursorText, parseChannelSet, parseCursor } from '../src/cursor';
 import { HeraldError } from '../src/errors';
 import { parseFrame } from '../src/frames';
-import { encodeChannelNotice, encodeMergedEvent } from '../src/merge';
-import { encodeClose, encodeEvent, encodeGap, encodeOpening, HEARTBEAT } from '../src/sse';
+import { encodeChannelNotice, encodeClose, encodeEvent, encodeGap, encodeMergedEvent, encodeOpening, HEARTBEAT } from '../src/sse';
 import { parseSse } from './helpers';
 
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
