@@ -4,7 +4,7 @@
  * bad credentials get 401, valid ones without the right 403, and a hub without the
  * secret that would decide answers 503 saying which secret to set: it fails closed.
  */
-import { HeraldError } from './errors';
+import { HubError } from './errors';
 import { allows, looksLikeJwt, verifyToken, type Right } from './jwt';
 
 const encoder = new TextEncoder();
@@ -45,11 +45,11 @@ export function isPrivate(channel: string): boolean {
   return channel.startsWith(PRIVATE_PREFIX);
 }
 
-/** Resolves when the request may do what it asks; throws the HeraldError to answer otherwise. */
+/** Resolves when the request may do what it asks; throws the HubError to answer otherwise. */
 export async function authorize({ channel, right, token }: AccessRequest, secrets: Secrets): Promise<void> {
   if (right === 'subscribe' && !isPrivate(channel)) return;
   if (secrets.publishKey === undefined && secrets.jwtSecret === undefined) {
-    throw new HeraldError(
+    throw new HubError(
       'auth_not_configured',
       right === 'publish'
         ? 'This hub has no PUBLISH_KEY or JWT_SECRET, so it accepts no publisher. Set one with `wrangler secret put PUBLISH_KEY`.'
@@ -60,18 +60,18 @@ export async function authorize({ channel, right, token }: AccessRequest, secret
     const how = right === 'publish'
       ? 'Send `Authorization: Bearer <PUBLISH_KEY or token>`.'
       : 'Private channels need a token: `Authorization: Bearer`, the `token` parameter or the `herald_token` cookie.';
-    throw new HeraldError('unauthorized', how, CHALLENGE);
+    throw new HubError('unauthorized', how, CHALLENGE);
   }
   if (secrets.publishKey !== undefined && (await sameSecret(token, secrets.publishKey))) return;
   if (!looksLikeJwt(token)) {
-    throw new HeraldError('unauthorized', 'The credential is neither this hub\'s publish key nor a token.', CHALLENGE);
+    throw new HubError('unauthorized', 'The credential is neither this hub\'s publish key nor a token.', CHALLENGE);
   }
   if (secrets.jwtSecret === undefined) {
-    throw new HeraldError('invalid_token', 'This hub has no JWT_SECRET, so it accepts no tokens. Set it with `wrangler secret put JWT_SECRET`.', CHALLENGE);
+    throw new HubError('invalid_token', 'This hub has no JWT_SECRET, so it accepts no tokens. Set it with `wrangler secret put JWT_SECRET`.', CHALLENGE);
   }
   const grants = await verifyToken(token, secrets.jwtSecret);
   if (!allows(grants, right, channel)) {
-    throw new HeraldError('forbidden', `The token does not allow ${right === 'publish' ? 'publishing to' : 'subscribing to'} '${channel}'.`);
+    throw new HubError('forbidden', `The token does not allow ${right === 'publish' ? 'publishing to' : 'subscribing to'} '${channel}'.`);
   }
 }
 

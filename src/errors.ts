@@ -1,6 +1,6 @@
 /**
  * Every error Herald answers, as one table of codes and statuses (docs/api.md, "Errors").
- * Handlers throw {@link HeraldError}; the app's single `onError` turns it into
+ * Handlers throw {@link HubError}; the app's single `onError` turns it into
  * `{"error":{"code","message"}}`.
  */
 
@@ -42,8 +42,8 @@ export function errorResponse(code: ErrorCode, message: string, headers?: Header
 }
 
 /** A failure that already knows its answer. Thrown by handlers, answered by `onError`. */
-export class HeraldError extends Error {
-  override name = 'HeraldError';
+export class HubError extends Error {
+  override name = 'HubError';
   constructor(
     readonly code: ErrorCode,
     message: string,

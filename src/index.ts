@@ -12,12 +12,12 @@ import type { EventInput, Env } from './channel';
 import { ConfigError, MAX_BODY_BYTES, readConfig, type Config } from './config';
 import { cors } from './cors';
 import { cursorText, parseChannelSet, parseCursor } from './cursor';
-import { HeraldError, errorResponse } from './errors';
+import { HubError, errorResponse } from './errors';
 import { parseChannel, parseEventId, parseIdempotencyKey, parseLimit, resumePoint } from './input';
 import type { Right } from './jwt';
 import { ChannelLink } from './link';
 import { MergedFraming } from './merge';
-import { fingerprint, parsePublishBody } from './publish';
+import { fingerprint, parsePublishBody } from './body';
 import { regionOf, type Whereabouts } from './region';
 import { ChannelRoute, rootStub } from './route';
 import { Session, singleChannel } from './session';
@@ -84,7 +84,7 @@ const requires = (right: Right) => async (c: Context<App>, next: () => Promise<v
 const limitBody = bodyLimit({
   maxSize: MAX_BODY_BYTES,
   onError: () => {
-    throw new HeraldError('payload_too_large', `A request body is at most ${MAX_BODY_BYTES} bytes. Split the batch.`);
+    throw new HubError('payload_too_large', `A request body is at most ${MAX_BODY_BYTES} bytes. Split the batch.`);
   },
 });
 
@@ -104,7 +104,7 @@ async function publish(c: Context<App>, events: EventInput[], key: string | unde
     case 'replayed':
       return c.body(outcome.body, 201, { 'Content-Type': 'application/json', 'Idempotent-Replayed': 'true' });
     case 'key_reused':
-      throw new HeraldError(
+      throw new HubError(
         'idempotency_key_reused',
         'This Idempotency-Key was already used on this channel with a different body. Use a new key for a new event.',
       );
@@ -174,7 +174,7 @@ app.post('/v1/hooks/:channel', limitBody, async (c) => {
   const channel = parseChannel(c.req.param('channel'));
   const secret = c.get('config').webhookSecret;
   if (secret === undefined) {
-    throw new HeraldError('auth_not_configured', 'This hub has no WEBHOOK_SECRET, so it accepts no webhook. Set it with `wrangler secret put WEBHOOK_SECRET`.');
+    throw new HubError('auth_not_configured', 'This hub has no WEBHOOK_SECRET, so it accepts no webhook. Set it with `wrangler secret put WEBHOOK_SECRET`.');
   }
   const body = new Uint8Array(await c.req.arrayBuffer());
   // The channel's own secret: a delivery signed for one channel verifies on no other.
@@ -210,21 +210,21 @@ const ALLOWED: Record<string, string> = {
 };
 for (const [path, allow] of Object.entries(ALLOWED)) {
   app.all(path, () => {
-    throw new HeraldError('method_not_allowed', `This path takes ${allow}.`, { Allow: allow });
+    throw new HubError('method_not_allowed', `This path takes ${allow}.`, { Allow: allow });
   });
 }
 
 // A path under a channel route that matched none of them has a name with '/' in it, or none.
 for (const prefix of ['/v1/channels/*', '/v1/hooks/*']) {
   app.all(prefix, () => {
-    throw new HeraldError('invalid_channel', 'A channel name is 1–128 characters from A–Z a–z 0–9 _ - . : ~ @ (no "/").');
+    throw new HubError('invalid_channel', 'A channel name is 1–128 characters from A–Z a–z 0–9 _ - . : ~ @ (no "/").');
   });
 }
 
 app.notFound(() => errorResponse('not_found', 'No such route. See docs/api.md: /v1/channels/{channel}/events, /v1/events?channel=…, /v1/channels/{channel}, /v1/hooks/{channel}, /healthz.'));
 
 app.onError((err) => {
-  if (err instanceof HeraldError) return err.toResponse();
+  if (err instanceof HubError) return err.toResponse();
   if (err instanceof ConfigError) return errorResponse('invalid_config', err.message);
   // Durable Object errors say whether a retry can succeed (e.g. an overloaded object).
   if ((err as { retryable?: boolean }).retryable === true) {

@@ -3,7 +3,7 @@
  * keys, limits. Each check rejects with the docs/api.md error code rather than sanitising:
  * a CR, LF or NUL in a name would otherwise inject SSE fields.
  */
-import { HeraldError } from './errors';
+import { HubError } from './errors';
 
 const CHANNEL = /^[A-Za-z0-9_\-.:~@]{1,128}$/;
 const EVENT_NAME = /^[A-Za-z0-9_\-.:]{1,64}$/;
@@ -19,7 +19,7 @@ export const HISTORY_DEFAULT_LIMIT = 100;
 
 export function parseChannel(name: string): string {
   if (!CHANNEL.test(name)) {
-    throw new HeraldError(
+    throw new HubError(
       'invalid_channel',
       'A channel name is 1–128 characters from A–Z a–z 0–9 _ - . : ~ @.',
     );
@@ -29,10 +29,10 @@ export function parseChannel(name: string): string {
 
 export function parseEventName(name: string): string {
   if (!EVENT_NAME.test(name)) {
-    throw new HeraldError('invalid_event', 'An event name is 1–64 characters from A–Z a–z 0–9 _ - . :.');
+    throw new HubError('invalid_event', 'An event name is 1–64 characters from A–Z a–z 0–9 _ - . :.');
   }
   if (RESERVED_EVENTS.has(name)) {
-    throw new HeraldError('invalid_event', `The event name '${name}' is reserved for the hub; choose another.`);
+    throw new HubError('invalid_event', `The event name '${name}' is reserved for the hub; choose another.`);
   }
   return name;
 }
@@ -41,7 +41,7 @@ export function parseEventName(name: string): string {
 export function parseEventId(text: string, what: string): number {
   const id = EVENT_ID.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(id)) {
-    throw new HeraldError('invalid_last_event_id', `${what} must be a decimal event id such as 42, got '${clip(text)}'.`);
+    throw new HubError('invalid_last_event_id', `${what} must be a decimal event id such as 42, got '${clip(text)}'.`);
   }
   return id;
 }
@@ -60,7 +60,7 @@ export function parseLimit(text: string | undefined): number {
   if (text === undefined) return HISTORY_DEFAULT_LIMIT;
   const limit = /^\d{1,4}$/.test(text) ? Number(text) : NaN;
   if (!(limit >= 1 && limit <= HISTORY_MAX_LIMIT)) {
-    throw new HeraldError('invalid_limit', `limit must be a whole number from 1 to ${HISTORY_MAX_LIMIT}, got '${clip(text)}'.`);
+    throw new HubError('invalid_limit', `limit must be a whole number from 1 to ${HISTORY_MAX_LIMIT}, got '${clip(text)}'.`);
   }
   return limit;
 }
@@ -68,7 +68,7 @@ export function parseLimit(text: string | undefined): number {
 export function parseIdempotencyKey(key: string | undefined): string | undefined {
   if (key === undefined) return undefined;
   if (!IDEMPOTENCY_KEY.test(key)) {
-    throw new HeraldError('invalid_idempotency_key', 'An Idempotency-Key is 1–200 printable ASCII characters.');
+    throw new HubError('invalid_idempotency_key', 'An Idempotency-Key is 1–200 printable ASCII characters.');
   }
   return key;
 }

@@ -7,7 +7,7 @@
  */
 import { verify } from 'hono/jwt';
 import { JwtTokenExpired, JwtTokenNotBefore } from 'hono/utils/jwt/types';
-import { HeraldError } from './errors';
+import { HubError } from './errors';
 
 export type Right = 'publish' | 'subscribe';
 
@@ -57,7 +57,7 @@ export async function verifyToken(token: string, secret: string): Promise<Grants
         : err instanceof JwtTokenNotBefore
           ? 'The token is not valid yet (nbf).'
           : 'The token is not an HS256 JWT signed with this hub\'s JWT_SECRET.';
-    throw new HeraldError('invalid_token', why, { 'WWW-Authenticate': 'Bearer realm="herald", error="invalid_token"' });
+    throw new HubError('invalid_token', why, { 'WWW-Authenticate': 'Bearer realm="herald", error="invalid_token"' });
   }
   return readGrants(payload.herald);
 }
@@ -66,14 +66,14 @@ function readGrants(claim: unknown): Grants {
   const patterns = (value: unknown): string[] => {
     if (value === undefined) return [];
     if (!Array.isArray(value) || !value.every((p): p is string => typeof p === 'string')) {
-      throw new HeraldError('invalid_token', 'The token\'s "herald" claim must hold lists of channel patterns.');
+      throw new HubError('invalid_token', 'The token\'s "herald" claim must hold lists of channel patterns.');
     }
     return value;
   };
   // No claim grants nothing, as an empty one does: a valid credential, so 403, not 401.
   if (claim === undefined) return { publish: [], subscribe: [] };
   if (typeof claim !== 'object' || claim === null) {
-    throw new HeraldError('invalid_token', 'The token\'s "herald" claim must be {"publish":[…],"subscribe":[…]}.');
+    throw new HubError('invalid_token', 'The token\'s "herald" claim must be {"publish":[…],"subscribe":[…]}.');
   }
   const { publish, subscribe } = claim as Record<string, unknown>;
   return { publish: patterns(publish), subscribe: patterns(subscribe) };

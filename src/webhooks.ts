@@ -4,7 +4,7 @@
  * (webhook-secret.ts). Signatures are compared in constant time.
  */
 import { concat } from './bytes';
-import { HeraldError } from './errors';
+import { HubError } from './errors';
 
 /** Standard Webhooks refuses timestamps further than this from now (5 minutes). */
 export const TIMESTAMP_TOLERANCE_SECONDS = 5 * 60;
@@ -26,7 +26,7 @@ const CHALLENGE = { 'WWW-Authenticate': 'HMAC realm="herald"' };
 const HOW_TO_GET = '(each channel has its own: npm run webhook-secret -- <channel>)';
 
 function refuse(message: string): never {
-  throw new HeraldError('invalid_signature', message, CHALLENGE);
+  throw new HubError('invalid_signature', message, CHALLENGE);
 }
 
 function hmacKey(raw: Uint8Array, use: 'sign' | 'verify'): Promise<CryptoKey> {

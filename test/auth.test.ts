@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { sign } from 'hono/jwt';
 import { authorize, bearerToken, sameSecret, subscriberToken, type Secrets } from '../src/auth';
-import { HeraldError } from '../src/errors';
+import { HubError } from '../src/errors';
 
 describe('bearerToken', () => {
   it.each([
@@ -34,7 +34,7 @@ async function outcome(promise: Promise<void>): Promise<string> {
     await promise;
     return 'allowed';
   } catch (err) {
-    if (err instanceof HeraldError) return err.code;
+    if (err instanceof HubError) return err.code;
     throw err;
   }
 }

@@ -1,6 +1,6 @@
 // Names, ids, keys and limits: docs/api.md "Channels", "Publish", "Idempotency" and the JSON history.
 import { describe, expect, it } from 'vitest';
-import { HeraldError } from '../src/errors';
+import { HubError } from '../src/errors';
 import { parseChannel, parseEventId, parseEventName, parseIdempotencyKey, parseLimit, resumePoint } from '../src/input';
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -8,7 +8,7 @@ function codeOf(fn: () => unknown): string | undefined {
     fn();
     return undefined;
   } catch (err) {
-    if (err instanceof HeraldError) return err.code;
+    if (err instanceof HubError) return err.code;
     throw err;
   }
 }

@@ -1,7 +1,7 @@
 // docs/api.md "Auth": HS256 JWTs with the `herald` claim, `*` patterns, exp and nbf, alg pinned.
 import { sign } from 'hono/jwt';
 import { describe, expect, it } from 'vitest';
-import { HeraldError } from '../src/errors';
+import { HubError } from '../src/errors';
 import { allows, channelMatches, looksLikeJwt, verifyToken } from '../src/jwt';
 
 const SECRET = 'test-jwt-secret';
@@ -12,10 +12,10 @@ async function failure(promise: Promise<unknown>): Promise<{ code: string; messa
   try {
     await promise;
   } catch (err) {
-    if (err instanceof HeraldError) return { code: err.code, message: err.message };
+    if (err instanceof HubError) return { code: err.code, message: err.message };
     throw err;
   }
-  throw new Error('expected a HeraldError');
+  throw new Error('expected a HubError');
 }
 
 describe('channelMatches', () => {

@@ -2,7 +2,7 @@
 // the channel set, the cursor, and the merged stream's framing.
 import { describe, expect, it } from 'vitest';
 import { MAX_CHANNELS, cursorText, parseChannelSet, parseCursor } from '../src/cursor';
-import { HeraldError } from '../src/errors';
+import { HubError } from '../src/errors';
 import { parseFrame } from '../src/frames';
 import { encodeChannelNotice, encodeClose, encodeEvent, encodeGap, encodeMergedEvent, encodeOpening, HEARTBEAT } from '../src/sse';
 import { parseSse } from './helpers';
@@ -12,7 +12,7 @@ const codeOf = (f: () => unknown) => {
   try {
     f();
   } catch (err) {
-    return err instanceof HeraldError ? `${err.toResponse().status} ${err.code}` : String(err);
+    return err instanceof HubError ? `${err.toResponse().status} ${err.code}` : String(err);
   }
   return 'no error';
 };

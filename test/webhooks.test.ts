@@ -3,7 +3,7 @@
 import { sign as githubSign } from '@octokit/webhooks-methods';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { HeraldError } from '../src/errors';
+import { HubError } from '../src/errors';
 import { channelWebhookSecret } from '../src/webhook-secret';
 import { verifyDelivery } from '../src/webhooks';
 
@@ -17,7 +17,7 @@ async function failure(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (err) {
-    if (err instanceof HeraldError) return `${err.code}: ${err.message}`;
+    if (err instanceof HubError) return `${err.code}: ${err.message}`;
     throw err;
   }
   return 'accepted';

@@ -1,7 +1,7 @@
 // Publish bodies, docs/api.md "Publish": JSON single and batch, text, names, limits, UTF-8.
 import { describe, expect, it } from 'vitest';
-import { HeraldError } from '../src/errors';
-import { fingerprint, parsePublishBody, type PublishRequest } from '../src/publish';
+import { HubError } from '../src/errors';
+import { fingerprint, parsePublishBody, type PublishRequest } from '../src/body';
 
 const encode = (text: string) => new TextEncoder().encode(text);
 const JSON_TYPE = 'application/json';
@@ -20,10 +20,10 @@ function failure(fn: () => unknown): string {
   try {
     fn();
   } catch (err) {
-    if (err instanceof HeraldError) return err.code;
+    if (err instanceof HubError) return err.code;
     throw err;
   }
-  throw new Error('expected a HeraldError');
+  throw new Error('expected a HubError');
 }
 
 describe('text bodies', () => {
