@@ -71,10 +71,14 @@ const CASES: Case[] = [
   { name: 'a token for other channels', path: events, status: 403, code: 'forbidden', init: withToken(() => sign({ herald: { publish: ['someone-else-*'] } }, JWT_SECRET, 'HS256')) },
   { name: 'a subscribe token used to publish', path: events, status: 403, code: 'forbidden', init: withToken(() => sign({ herald: { subscribe: ['*'] } }, JWT_SECRET, 'HS256')) },
   { name: 'a private subscribe without a token', path: (c) => events(`private-${c}`), init: get(), status: 401, code: 'unauthorized' },
+  { name: 'a private multi-channel subscribe without a token', path: (c) => `/v1/events?channel=${c}&channel=private-${c}`, init: get(), status: 401, code: 'unauthorized' },
+  { name: 'a private subscribe with a malformed herald claim', path: (c) => events(`private-${c}`), status: 401, code: 'invalid_token', init: async () => ({ headers: bearer(await sign({ herald: { subscribe: 'private-*' } }, JWT_SECRET, 'HS256')) }) },
+  { name: 'channel info without credentials', path: (c) => `/v1/channels/${c}`, init: get(), status: 401, code: 'unauthorized' },
+  { name: 'a delete with a wrong key', path: (c) => `/v1/channels/${c}`, init: async () => ({ method: 'DELETE', headers: bearer('nope') }), status: 401, code: 'unauthorized' },
   { name: 'a private subscribe with a token for another channel', path: (c) => events(`private-${c}`), status: 403, code: 'forbidden', init: async () => ({ headers: bearer(await sign({ herald: { subscribe: ['private-other'] } }, JWT_SECRET, 'HS256')) }) },
   // Webhooks (docs/api.md "Webhooks").
   { name: 'an unsigned webhook', path: (c) => `/v1/hooks/${c}`, init: post({}, 'x'), status: 401, code: 'invalid_signature' },
-  { name: 'a webhook signed for another body', path: (c) => `/v1/hooks/${c}`, status: 401, code: 'invalid_signature', init: async () => ({ method: 'POST', body: 'x', headers: { 'X-Hub-Signature-256': await githubSign('whsec_aGVyYWxkLWRldi13ZWJob29rLXNlY3JldA==', 'y') } }) },
+  { name: 'a webhook signed with WEBHOOK_SECRET, not the channel\'s secret', path: (c) => `/v1/hooks/${c}`, status: 401, code: 'invalid_signature', init: async () => ({ method: 'POST', body: 'x', headers: { 'X-Hub-Signature-256': await githubSign('whsec_aGVyYWxkLWRldi13ZWJob29rLXNlY3JldA==', 'x') } }) },
   { name: 'a stale Standard webhook', path: (c) => `/v1/hooks/${c}`, init: post({ 'webhook-id': 'msg', 'webhook-timestamp': String(nowSeconds() - 301), 'webhook-signature': 'v1,AAAA' }, 'x'), status: 401, code: 'invalid_signature' },
   // Resume points and history.
   { name: 'a Last-Event-ID that is not a number', path: events, init: get({ 'Last-Event-ID': '7; id: 8' }), status: 400, code: 'invalid_last_event_id' },
@@ -101,6 +105,10 @@ describe('bad input', () => {
     const error = await errorOf(res);
     expect(error).toMatchObject({ status, code });
     expect(error.message).not.toMatch(/at .*\.ts|Error:/);
+    // RFC 9110 §15.5.2: every 401 names how to authenticate (docs/api.md "Auth").
+    const challenge = res.headers.get('WWW-Authenticate');
+    if (status === 401) expect(challenge).toMatch(code === 'invalid_signature' ? /^HMAC realm="herald"/ : /^Bearer realm="herald"/);
+    else expect(challenge).toBeNull();
     for (const name of [channel, `private-${channel}`]) {
       const info = await hub(`/v1/channels/${name}`, { headers: AUTH });
       expect(await info.json()).toMatchObject({ lastEventId: null, retained: 0 });
