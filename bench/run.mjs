@@ -366,6 +366,7 @@ async function writeReport(file, report) {
 /** The lines of a target's output that say what went wrong, ANSI colours removed. */
 function problemLines(output) {
   const lines = output
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC.
     .replace(/\x1b\[[0-9;]*m/g, '')
     .split('\n')
     .map((l) => l.trim())

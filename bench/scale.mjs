@@ -1128,10 +1128,16 @@ function simulate(topo, opts) {
   // Sampled subscribers.
   const relayCum = [];
   let acc = 0;
-  for (const r of topo.relays) relayCum.push((acc += r.n));
+  for (const r of topo.relays) {
+    acc += r.n;
+    relayCum.push(acc);
+  }
   const pickRegion = (weights) => {
     let u = rng() * REGIONS.reduce((s, r) => s + weights[r], 0);
-    for (const r of REGIONS) if ((u -= weights[r]) <= 0) return r;
+    for (const r of REGIONS) {
+      u -= weights[r];
+      if (u <= 0) return r;
+    }
     return REGIONS.at(-1);
   };
   const hist = new Uint32Array(BINS);

@@ -285,7 +285,9 @@ let infoRequest = 0;
 async function refreshInfo() {
   const mine = ++infoRequest;
   const fields = ui.info.querySelectorAll('dd');
-  const fill = (info) => fields.forEach((dd) => (dd.textContent = String(info[dd.dataset.field] ?? '–')));
+  const fill = (info) => {
+    for (const dd of fields) dd.textContent = String(info[dd.dataset.field] ?? '–');
+  };
   if (!ui.key.value.trim() || !ui.channel.checkValidity()) {
     ui.infoStatus.textContent = 'Needs a channel and the publish key.';
     return;

@@ -474,7 +474,8 @@ export class Channel extends DurableObject<Env> {
     const wait = this.#lastBroadcast + COALESCE_MS - now;
     if (this.#unsent.length === 0 && wait <= 0) {
       this.#lastBroadcast = now;
-      return this.#broadcast([events]);
+      this.#broadcast([events]);
+      return;
     }
     this.#unsent.push(events);
     this.#window ??= setTimeout(() => this.#flush(), Math.max(wait, 0));

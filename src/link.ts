@@ -212,7 +212,10 @@ export class ChannelLink {
       this.#pinged = false;
       return;
     }
-    if (this.#pinged) return this.#reattach();
+    if (this.#pinged) {
+      this.#reattach();
+      return;
+    }
     this.#pinged = this.#send(PING);
   }
 
@@ -247,7 +250,8 @@ export class ChannelLink {
     const message = typeof data === 'string' ? ({ ok: false, reason: 'a text message' } as const) : decodeMessage(data);
     if (!message.ok) {
       console.warn(`herald: the channel sent what this Worker does not understand (${message.reason}); re-attaching`);
-      return this.#reattach();
+      this.#reattach();
+      return;
     }
     if (this.#handler === null) this.#early.push(message);
     else this.#deliver(message);
@@ -258,13 +262,15 @@ export class ChannelLink {
     const handler = this.#handler!;
     if (message.kind === 'close') {
       this.dispose();
-      return handler.deleted(message.payload);
+      handler.deleted(message.payload);
+      return;
     }
     if (message.after !== this.cursor) {
       // Sent before a re-attach and already replayed since: nothing new in it.
       if (message.last <= this.cursor) return;
       console.warn(`herald: events after ${this.cursor} came as ${message.after}..${message.last}; re-attaching`);
-      return this.#reattach();
+      this.#reattach();
+      return;
     }
     this.cursor = message.last;
     if (message.kind !== 'events') {

@@ -12,7 +12,7 @@
  * cursors, and it reads the root's log for anything older than its tail.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { Env } from './channel';
+import type { Env, RelayRead } from './channel';
 import { readConfig, type Config } from './config';
 import { errorResponse } from './errors';
 import { parseChannel } from './input';
@@ -160,7 +160,10 @@ export class Relay extends DurableObject<Env> {
     this.#connecting ??= (async () => {
       const root = () => rootStub(this.env, identity.channel);
       // Every attach says the count, so the root has it right after a re-attach too.
-      const params = () => ({ as: 'relay', key: identity.key, count: (this.#reported = this.#subscribers.size) }) as const;
+      const params = () => {
+        this.#reported = this.#subscribers.size;
+        return { as: 'relay', key: identity.key, count: this.#reported } as const;
+      };
       const result = await attach(root(), null, params());
       this.#connecting = null;
       if (result.kind === 'relay') return 'unavailable';
@@ -207,21 +210,28 @@ export class Relay extends DurableObject<Env> {
     const root = this.#root;
     if (sub?.mode !== 'replaying' || sub.reading || root === null) return;
     const cursor = sub.cursor;
-    if (cursor === root.cursor) return this.#send(ws, cursor, cursor, false, []);
+    if (cursor === root.cursor) {
+      this.#send(ws, cursor, cursor, false, []);
+      return;
+    }
     const fromTail = this.#tail.after(cursor, REPLAY_STEP_BYTES);
-    if (fromTail) return this.#send(ws, cursor, fromTail.last, fromTail.gap, fromTail.payloads);
+    if (fromTail) {
+      this.#send(ws, cursor, fromTail.last, fromTail.gap, fromTail.payloads);
+      return;
+    }
     sub.reading = true;
     void this.#readRoot(ws, cursor, root.cursor);
   }
 
   async #readRoot(ws: WebSocket, cursor: number, until: number): Promise<void> {
     const identity = this.#identity!;
-    let read;
+    let read: RelayRead;
     try {
       read = await rootStub(this.env, identity.channel).relayRead(cursor, until);
     } catch {
       // The root is restarting: the subscriber's Worker re-attaches, later, from its cursor.
-      return this.#drop(ws, 1011, 'herald: the channel is unavailable');
+      this.#drop(ws, 1011, 'herald: the channel is unavailable');
+      return;
     }
     const sub = this.#subscribers.get(ws);
     if (sub?.mode !== 'replaying' || sub.cursor !== cursor || this.#root === null) return;
@@ -248,11 +258,15 @@ export class Relay extends DurableObject<Env> {
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
-    if (!this.#subscribers.has(ws)) return closeQuietly(ws, 1012, 'herald: relay restarted, re-attach');
+    if (!this.#subscribers.has(ws)) {
+      closeQuietly(ws, 1012, 'herald: relay restarted, re-attach');
+      return;
+    }
     const request = parseRequest(message);
     // Only a relay's own socket may report a count, and that is to the root.
     if (!request.ok || request.type !== 'more') {
-      return this.#drop(ws, CLOSE_PROTOCOL, `herald: ${request.ok ? 'a subscriber sends no count' : request.reason}`);
+      this.#drop(ws, CLOSE_PROTOCOL, `herald: ${request.ok ? 'a subscriber sends no count' : request.reason}`);
+      return;
     }
     this.#step(ws);
   }

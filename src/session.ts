@@ -50,7 +50,7 @@ export class Session {
     this.#options = options;
     this.#out = new Subscriber({ pull: () => this.#pump(), cancel: () => this.#finish() }, READ_AHEAD_BYTES, 'replaying');
     this.#out.send(opening);
-    links.forEach((link, index) => link?.bind(this.#handler(index, framing)));
+    for (const [index, link] of links.entries()) link?.bind(this.#handler(index, framing));
     this.#out.start();
     if (this.#over) return;
     this.#scheduleHeartbeat(options.heartbeatMs);
@@ -78,7 +78,8 @@ export class Session {
         let at = 0;
         for (const size of message.parts) {
           if (this.#over || this.#tooSlow()) return;
-          this.#out.send(framing.batch(index, message.payload.subarray(at, (at += size))));
+          this.#out.send(framing.batch(index, message.payload.subarray(at, at + size)));
+          at += size;
         }
       },
       deleted: (close) => {

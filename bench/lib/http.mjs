@@ -90,8 +90,7 @@ export function subscribe(port, { path, headers = {} }, { onData, onEnd, timeout
     const frames = (text, at) => {
       events += text;
       let start = 0;
-      let end;
-      while ((end = events.indexOf('\n\n', start)) !== -1) {
+      for (let end = events.indexOf('\n\n'); end !== -1; end = events.indexOf('\n\n', start)) {
         // A frame: find its data line (fields are "name: value" lines).
         let d = events.indexOf('data: ', start);
         if (d !== -1 && d < end && (d === start || events.charCodeAt(d - 1) === 10)) {

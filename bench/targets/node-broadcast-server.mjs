@@ -11,7 +11,10 @@ const RETAIN = 1000;
 const channels = new Map();
 const channelOf = (name) => {
   let c = channels.get(name);
-  if (!c) channels.set(name, (c = { lastId: 0, log: [], subs: new Set() }));
+  if (!c) {
+    c = { lastId: 0, log: [], subs: new Set() };
+    channels.set(name, c);
+  }
   return c;
 };
 const frame = (id, data) => `id: ${id}\ndata: ${data}\n\n`;
