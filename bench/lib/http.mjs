@@ -103,7 +103,7 @@ export function subscribe(port, { path, headers = {} }, { onData, onEnd, timeout
       if (start) events = events.slice(start);
     };
     const dechunk = (input) => {
-      let text = pending + input;
+      const text = pending + input;
       let pos = 0;
       let out = '';
       for (;;) {

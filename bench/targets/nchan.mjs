@@ -38,6 +38,7 @@ function ensureInstalled(log) {
 
 export function nchanVersion() {
   try {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax.
     const pkg = (name) => execFileSync('dpkg-query', ['-W', '-f=${Version}', name], { encoding: 'utf8' });
     return `nginx ${pkg('nginx')}, libnginx-mod-nchan ${pkg('libnginx-mod-nchan')}`;
   } catch {

@@ -237,12 +237,18 @@ describe.skipIf(!present)('the console in Chromium', () => {
     // Info is read again after each publish: subscribers, last id, oldest, retained.
     const info = page.locator('#info dd');
     let shown: string[] = [];
-    await until(async () => (shown = await info.allTextContents()).join() === '1,1,1,1', SHOWN_MS, 'info after the publish', {
+    await until(async () => {
+      shown = await info.allTextContents();
+      return shown.join() === '1,1,1,1';
+    }, SHOWN_MS, 'info after the publish', {
       describe: () => shown.join(),
     });
     await hub.publish(channel, 'from elsewhere');
     await page.getByRole('button', { name: 'Refresh' }).click();
-    await until(async () => (shown = await info.allTextContents()).join() === '1,2,1,2', SHOWN_MS, 'info after Refresh', {
+    await until(async () => {
+      shown = await info.allTextContents();
+      return shown.join() === '1,2,1,2';
+    }, SHOWN_MS, 'info after Refresh', {
       describe: () => shown.join(),
     });
 
