@@ -141,9 +141,9 @@ const PRICES = {
   wsIncomingPerRequest: 20, // incoming WebSocket messages bill at 20:1
 };
 const LIMITS = {
-  reqPerSecSoft: 1000, // PLATFORM.md: ~1,000 requests/s per object (200–500/s with writes)
+  reqPerSecSoft: 1000, // docs/platform.md: ~1,000 requests/s per object (200–500/s with writes)
   reqPerSecSoftWrites: [200, 500],
-  hibernatableSockets: 32_768, // PLATFORM.md
+  hibernatableSockets: 32_768, // docs/platform.md
   subrequestsPerRequest: 10_000, // https://developers.cloudflare.com/workers/platform/limits/
 };
 
@@ -1563,7 +1563,7 @@ function main() {
   // --- Storms
   say('## Re-attach storms');
   say();
-  say(`A deploy (PLATFORM.md): every stream ends at t = 0; the root restarts (it keeps, in storage, how many relays it named; nothing else); the old streams' sockets at the relays close evenly over ${ASSUMED.deployLeaveS} s (assumed) and each relay re-attaches to the root within ${DESIGN.relayReattachMs / 1000} s, saying its count; every client comes back ${DESIGN.retryMs / 1000} s after its stream ended, evenly over ${ASSUMED.deployWindowS} s (assumed), through a fresh Worker isolate of its region. Simulated as in "Placement": the root and each relay take 1.164 ms per request, first in, first out, count messages included; times from t = 0.`);
+  say(`A deploy (docs/platform.md): every stream ends at t = 0; the root restarts (it keeps, in storage, how many relays it named; nothing else); the old streams' sockets at the relays close evenly over ${ASSUMED.deployLeaveS} s (assumed) and each relay re-attaches to the root within ${DESIGN.relayReattachMs / 1000} s, saying its count; every client comes back ${DESIGN.retryMs / 1000} s after its stream ended, evenly over ${ASSUMED.deployWindowS} s (assumed), through a fresh Worker isolate of its region. Simulated as in "Placement": the root and each relay take 1.164 ms per request, first in, first out, count messages included; times from t = 0.`);
   say();
   say('| subscribers | variant | isolates per region | root requests (per subscriber) | root\'s time, 1.164 / 3.7 ms | longest wait at the root | relay attaches refused | told to come back | half back | 99 % back | all back |');
   say('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');

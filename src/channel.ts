@@ -110,7 +110,7 @@ const SSE_TEXT = { 'Content-Type': SSE_HEADERS['Content-Type'] };
  * The channel holds no timer and no pending I/O between events: its subscribers are
  * hibernatable WebSockets from the edge Worker that holds their streams (sockets.ts), so a
  * quiet channel's object hibernates and is not billed while its subscribers stay connected
- * (../shared/PLATFORM.md, "Only WebSockets hibernate"; Cloudflare, "Use WebSockets" →
+ * (docs/platform.md, "Only WebSockets hibernate"; Cloudflare, "Use WebSockets" →
  * "WebSocket Hibernation API"). It wakes for a publish, a subscribe, a replay step and the
  * retention alarm.
  */

@@ -20,7 +20,6 @@ const STATUS = {
   not_found: 404,
   method_not_allowed: 405,
   payload_too_large: 413,
-  unsupported_media_type: 415,
   idempotency_key_reused: 422,
   internal_error: 500,
   invalid_config: 500,

@@ -106,7 +106,7 @@ export async function attach(stub: ChannelStub, after: number | null, params?: A
   if (res.status === 101 && socket && res.headers.get(VERSION_HEADER) === String(PROTOCOL_VERSION) && Number.isSafeInteger(lastId)) {
     const open = new OpenSocket(socket);
     socket.accept();
-    // Binary messages would otherwise arrive as Blobs (../shared/PLATFORM.md).
+    // Binary messages would otherwise arrive as Blobs (docs/platform.md).
     socket.binaryType = 'arraybuffer';
     return { kind: 'open', socket: open, lastId, ...spread };
   }

@@ -50,7 +50,7 @@ export const LINGER_MS = 10_000;
 /**
  * The first re-attach window of a relay's socket to the root, which then doubles up to
  * 30 s (link.ts): after a root restart, 1,000 relays come back over about 5 s, some 200
- * a second, well under the root's ~1,000 requests a second (../shared/PLATFORM.md).
+ * a second, well under the root's ~1,000 requests a second (docs/platform.md).
  */
 export const RELAY_REATTACH_BASE_MS = 5000;
 

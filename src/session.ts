@@ -3,7 +3,7 @@
  * response body (subscriber.ts), the links to its channels' objects (link.ts), idle
  * heartbeats, the slow-subscriber cut-off and the stream's recycling. A Worker is billed
  * for requests and CPU time, never for how long a stream stays open, while a Durable
- * Object holding the same stream could never hibernate (../shared/PLATFORM.md).
+ * Object holding the same stream could never hibernate (docs/platform.md).
  */
 import type { ChannelLink, LinkHandler } from './link';
 import { HEARTBEAT, encodeRetryOnly } from './sse';

@@ -4,7 +4,7 @@
  * hibernation in the socket itself: a tag set when it was accepted (`live`: a subscriber
  * live from the start, the usual case; `replay`: one that began with a replay; `relay`)
  * and, for a replaying subscriber or a relay, an attachment (`serializeAttachment`,
- * ≤ 16 KiB, ../shared/PLATFORM.md) with its cursor and, for a relay, its key and the
+ * ≤ 16 KiB, docs/platform.md) with its cursor and, for a relay, its key and the
  * subscribers it last reported. The in-memory maps are only a cache, built on first use
  * after the object wakes, so a wake-up that only stores an event reads no attachment of a
  * live subscriber.

@@ -5,7 +5,7 @@
  * delays the others.
  *
  * A stalled reader only shows as unsent bytes inside the object once the socket and
- * proxy buffers in front of it are full (≈ 8.5 MB under wrangler dev, PLATFORM.md), so
+ * proxy buffers in front of it are full (≈ 8.5 MB under wrangler dev, docs/platform.md), so
  * the test publishes until the hub reports the drop, with a bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
