@@ -12,6 +12,7 @@ import { Placement } from './placement';
 import {
   CLOSE_DELETED,
   CLOSE_PROTOCOL,
+  CLOSE_TOO_SLOW,
   LAST_ID_HEADER,
   PING,
   PONG,
@@ -28,6 +29,7 @@ import {
 import { DEFAULT_REGION, isRegion, type Region } from './region';
 import type { Relay } from './relay';
 import { Sockets, type RelayPeer } from './sockets';
+import { addStats, attachStats, emptyStats, isEmpty, isOpened, type Stats } from './stats';
 import { closeQuietly, sendQuietly } from './ws';
 import { concat } from './bytes';
 import { SSE_HEADERS, UNAVAILABLE_RETRY_MS, encodeClose, encodeEvent, encodeEvents, encodeGap, encodeRetryOnly, idText } from './sse';
@@ -63,6 +65,7 @@ export interface ChannelInfo {
   retained: number;
   subscribers: number;
   relays: number;
+  stats: Stats;
 }
 
 /**
@@ -128,12 +131,15 @@ export class Channel extends DurableObject<Env> {
   readonly #placement = new Placement();
   /** The relays named were read back from storage (once per instance, on the first attach). */
   #namedRead = false;
+  /** The counters, as saved (stats.ts): read once, then written with every change. */
+  #stats: Stats;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#config = readConfig(env);
     this.#log = new EventLog(ctx.storage);
     this.#sockets = new Sockets(ctx);
+    this.#stats = this.#log.stats();
     // The edge's keep-alive is answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     void ctx.blockConcurrencyWhile(async () => {
@@ -181,8 +187,11 @@ export class Channel extends DurableObject<Env> {
     if (full !== null && RELAY_KEY.test(full)) this.#placement.refused(full);
     const param = url.searchParams.get('region') ?? '';
     const region = isRegion(param) ? param : DEFAULT_REGION;
-    if (this.#sockets.direct < Math.min(relayAfter, maxSubscribers)) return this.#accept(after, undefined, this.#spread(region, maxRelays));
-    return this.#placeOnRelay(region, maxRelays);
+    if (this.#sockets.direct >= Math.min(relayAfter, maxSubscribers)) return this.#placeOnRelay(region, maxRelays);
+    const opened = url.searchParams.get('opened');
+    // A new stream (not a re-attach): counted in this same turn, so it survives hibernation.
+    if (isOpened(opened)) this.#count(attachStats(opened, this.#backlog(after)));
+    return this.#accept(after, undefined, this.#spread(region, maxRelays));
   }
 
   /** A relay's own socket: one per relay, within the channel's capacity. */
@@ -253,6 +262,22 @@ export class Channel extends DurableObject<Env> {
     return relays > 0 ? { [RELAYS_HEADER]: String(relays), [REMEMBER_HEADER]: String(REMEMBER_SECONDS) } : {};
   }
 
+  /** The events a socket attaching after `after` will be replayed: what is retained after it. */
+  #backlog(after: number | null): number {
+    if (after === null) return 0;
+    const lastId = this.#log.lastId;
+    // An id never issued, or one whose events are gone: everything retained, after a gap.
+    if (after > lastId || this.#isMissingAfter(after)) return this.#log.retained();
+    return lastId - after;
+  }
+
+  /** Adds to the counters and saves them, in the caller's turn (and transaction, if any). */
+  #count(delta: Partial<Stats>): void {
+    const stats = addStats(this.#stats, delta);
+    this.#log.saveStats(stats);
+    this.#stats = stats;
+  }
+
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
     const request = parseRequest(message);
     if (!request.ok) {
@@ -269,6 +294,8 @@ export class Channel extends DurableObject<Env> {
       }
       this.#sockets.report(ws, request.n);
       this.#placement.reported(relay.key, Date.now());
+      // What the relay counted for its subscribers since its last report.
+      if (!isEmpty(request.stats)) this.#count(request.stats);
       return;
     }
     const state = this.#sockets.get(ws);
@@ -278,7 +305,9 @@ export class Channel extends DurableObject<Env> {
     this.#replayStep(ws, state.cursor, false);
   }
 
-  override webSocketClose(ws: WebSocket): void {
+  override webSocketClose(ws: WebSocket, code: number): void {
+    // The edge cut this subscriber off as too slow (a relay's own socket is never cut).
+    if (code === CLOSE_TOO_SLOW && this.#sockets.get(ws) && !this.#sockets.relays.has(ws)) this.#count({ cut: 1 });
     this.#let(ws);
     // Complete the closing handshake (a no-op where the runtime already answered it).
     closeQuietly(ws, 1000, 'herald: closed');
@@ -301,6 +330,8 @@ export class Channel extends DurableObject<Env> {
    */
   #replayStep(ws: WebSocket, cursor: number, unissued: boolean): void {
     const step = this.#read(cursor, unissued, Infinity);
+    // A relay's gaps are its subscribers' to count (it reports them).
+    if (step.gap && !this.#sockets.relays.has(ws)) this.#count({ gaps: 1 });
     const kind = step.more ? 'replay' : 'caught_up';
     this.#sockets.update(ws, step.more ? { mode: 'replaying', cursor: step.last } : { mode: 'live' });
     sendQuietly(ws, encodeMessage({ kind, gap: step.gap, after: cursor, last: step.last }, step.parts));
@@ -379,9 +410,9 @@ export class Channel extends DurableObject<Env> {
     if (idempotency) {
       const seen = this.#log.idempotency(idempotency.key, now);
       if (seen) {
-        return seen.fingerprint === idempotency.fingerprint
-          ? { kind: 'replayed', body: seen.response }
-          : { kind: 'key_reused' };
+        if (seen.fingerprint !== idempotency.fingerprint) return { kind: 'key_reused' };
+        this.#count({ idempotentReplays: 1 });
+        return { kind: 'replayed', body: seen.response };
       }
     }
     // No await from here to the return, and one transaction: all of a batch is stored or
@@ -397,6 +428,8 @@ export class Channel extends DurableObject<Env> {
         this.#log.remember(idempotency.key, { fingerprint: idempotency.fingerprint, response }, now + this.#config.idempotencyTtlMs);
       }
       this.#log.trim(this.#config.historyMaxEvents);
+      // Derived deliveries: each event to everyone subscribed now, relays' subscribers included.
+      this.#count({ published: events.length, publishRequests: 1, deliveries: events.length * this.#sockets.subscribers });
       return { stored: events, body: response };
     });
     this.#ensureAlarm(Math.min(now + this.#config.historyMaxAgeMs, idempotency ? now + this.#config.idempotencyTtlMs : Infinity));
@@ -413,6 +446,7 @@ export class Channel extends DurableObject<Env> {
       retained: this.#log.retained(),
       subscribers: this.#sockets.subscribers,
       relays: this.#sockets.serving,
+      stats: { ...this.#stats },
     };
   }
 
@@ -434,6 +468,7 @@ export class Channel extends DurableObject<Env> {
   remove(): void {
     this.#flush();
     this.#log.close();
+    this.#stats = emptyStats();
     const close = encodeMessage({ kind: 'close', gap: false, after: this.#log.lastId, last: this.#log.lastId }, [encodeClose('deleted')]);
     for (const ws of this.#sockets.all.keys()) {
       sendQuietly(ws, close);

@@ -126,7 +126,7 @@ app.get('/v1/channels/:channel/events', requires('subscribe'), async (c) => {
   if (c.req.method === 'HEAD') return streamHead(c);
   const config = c.get('config');
   const route = routeTo(c, name);
-  const opened = await route.attach(from);
+  const opened = await route.attach(from, from === null ? 'new' : 'resume');
   if (opened.kind !== 'open') return refusal(c, opened.kind);
   const link = new ChannelLink((after) => route.attach(after), opened.socket, from ?? opened.lastId);
   const session = new Session([link], singleChannel, encodeOpening(config.retryMs, from === null ? opened.lastId : null), config);
@@ -143,7 +143,7 @@ app.get('/v1/events', async (c) => {
   const cursor = parseCursor(c.req.header('Last-Event-ID') || undefined, c.req.query('lastEventId'), channels.length);
   if (c.req.method === 'HEAD') return streamHead(c);
   const routes = channels.map((name) => routeTo(c, name));
-  const opened = await Promise.all(routes.map((route, i) => route.attach(cursor?.[i] ?? null)));
+  const opened = await Promise.all(routes.map((route, i) => route.attach(cursor?.[i] ?? null, cursor ? 'resume' : 'new')));
   // One channel full or unavailable refuses the whole set; the sockets already opened are let go.
   const refused = opened.find((o) => o.kind === 'full') ?? opened.find((o) => o.kind === 'unavailable');
   if (refused !== undefined) {

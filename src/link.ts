@@ -62,8 +62,8 @@ export class OpenSocket {
     for (const event of queue) target(event);
   }
 
-  close(reason: string): void {
-    closeQuietly(this.socket, 1000, reason);
+  close(reason: string, code = 1000): void {
+    closeQuietly(this.socket, code, reason);
   }
 }
 
@@ -224,12 +224,15 @@ export class ChannelLink {
     return this.#socket !== null && this.#send(text);
   }
 
-  /** The subscriber went away or the stream ended: lets go of the socket, for good. */
-  dispose(): void {
+  /**
+   * The subscriber went away or the stream ended: lets go of the socket, for good. `code`
+   * tells the object why (protocol.ts, CLOSE_TOO_SLOW: it was cut off).
+   */
+  dispose(code = 1000, reason = 'herald: subscriber left'): void {
     if (this.#done) return;
     this.#done = true;
     clearTimeout(this.#timer);
-    this.#drop('herald: subscriber left');
+    this.#drop(reason, code);
   }
 
   #use(socket: OpenSocket): void {
@@ -322,12 +325,12 @@ export class ChannelLink {
     }
   }
 
-  #drop(reason: string): void {
+  #drop(reason: string, code = 1000): void {
     const socket = this.#socket;
     this.#socket = null;
     this.#replaying = false;
     this.#asked = false;
-    socket?.close(reason);
+    socket?.close(reason, code);
   }
 
   #send(text: string): boolean {

@@ -1,9 +1,11 @@
 /**
  * A channel's durable state in its Durable Object's SQLite storage: the replay log,
- * the id sequence, the closed flag and the idempotency keys. Every statement binds
+ * the id sequence, the closed flag, the idempotency keys and the counters (stats.ts). Every statement binds
  * its parameters; `sql.exec` is synchronous, so a caller that does not await between
  * calls gets them committed as one transaction.
  */
+
+import { STAT_NAMES, emptyStats, type Stats } from './stats';
 
 /** A retained event, as stored. `time` is milliseconds since the epoch. */
 export interface StoredEvent {
@@ -45,7 +47,22 @@ const SCHEMA = `
     expires INTEGER NOT NULL
   );
   CREATE INDEX IF NOT EXISTS idempotency_expires ON idempotency (expires);
+  CREATE TABLE IF NOT EXISTS stats (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    published INTEGER NOT NULL,
+    publishRequests INTEGER NOT NULL,
+    idempotentReplays INTEGER NOT NULL,
+    deliveries INTEGER NOT NULL,
+    subscribes INTEGER NOT NULL,
+    resumes INTEGER NOT NULL,
+    gaps INTEGER NOT NULL,
+    cut INTEGER NOT NULL
+  );
 `;
+
+/** One row for all the counters, so that saving them is one row written (rows written are billed). */
+const SAVE_STATS = `INSERT INTO stats (id, ${STAT_NAMES.join(', ')}) VALUES (1, ${STAT_NAMES.map(() => '?').join(', ')})
+  ON CONFLICT (id) DO UPDATE SET ${STAT_NAMES.map((name) => `${name} = excluded.${name}`).join(', ')}`;
 
 export class EventLog {
   readonly sql: SqlStorage;
@@ -173,10 +190,21 @@ export class EventLog {
     return times.length ? Math.min(...times) : null;
   }
 
-  /** Empties the log and forgets the keys; the id sequence goes on. */
+  /** The channel's counters as last saved; zero before the first save and after a delete. */
+  stats(): Stats {
+    const row = this.sql.exec<Stats>(`SELECT ${STAT_NAMES.join(', ')} FROM stats WHERE id = 1`).toArray()[0];
+    return row ? { ...row } : emptyStats();
+  }
+
+  saveStats(stats: Stats): void {
+    this.sql.exec(SAVE_STATS, ...STAT_NAMES.map((name) => stats[name]));
+  }
+
+  /** Empties the log, forgets the keys and resets the counters; the id sequence goes on. */
   close(): void {
     this.#empty();
     this.sql.exec('DELETE FROM idempotency');
+    this.sql.exec('DELETE FROM stats');
     this.#closed = true;
     this.#setMeta('closed', 1);
   }

@@ -37,6 +37,7 @@
  */
 
 import type { Region } from './region';
+import { emptyRelayedStats, isEmpty, parseRelayedStats, type Opened, type RelayedStats } from './stats';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -61,6 +62,8 @@ export const REMEMBER_HEADER = 'X-Herald-Remember';
 export const CLOSE_PROTOCOL = 4400;
 /** Close code for a channel that was deleted: the stream ends. */
 export const CLOSE_DELETED = 4410;
+/** Close code from the edge for a subscriber cut off as too slow: the object counts it (`stats.cut`). */
+export const CLOSE_TOO_SLOW = 4429;
 
 export const PING = `{"v":${PROTOCOL_VERSION},"type":"ping"}`;
 export const PONG = `{"v":${PROTOCOL_VERSION},"type":"pong"}`;
@@ -94,12 +97,13 @@ const FLAG_GAP = 1;
  * Who attaches, besides the cursor: a subscriber's Worker says where its subscriber is
  * (`region`, and `full`: a relay that just refused it); a relay says which one it is and
  * how many subscribers it serves; a Worker attaching to a relay names the channel and the
- * relay's key, which the relay takes as its identity.
+ * relay's key, which the relay takes as its identity. `opened`: this attach opens a
+ * subscriber's stream (a re-attach says nothing), for the channel's counters.
  */
 export type AttachParams =
-  | { as: 'subscriber'; region?: string; full?: string }
+  | { as: 'subscriber'; region?: string; full?: string; opened?: Opened }
   | { as: 'relay'; key: string; count: number }
-  | { as: 'relayed'; channel: string; key: string };
+  | { as: 'relayed'; channel: string; key: string; opened?: Opened };
 
 /** The attach request for one that resumes after `after`, or is live only (null). */
 export function attachUrl(after: number | null, params: AttachParams = { as: 'subscriber' }): string {
@@ -168,9 +172,12 @@ export function decodeMessage(data: ArrayBuffer): Decoded {
 
 const isId = (n: number) => Number.isSafeInteger(n) && n >= 0;
 
-export const countMessage = (n: number) => `{"v":${PROTOCOL_VERSION},"type":"count","n":${n}}`;
+/** A relay's report: its subscriber count, and what it counted since its last report (stats.ts). */
+export function countMessage(n: number, stats: RelayedStats = emptyRelayedStats()): string {
+  return JSON.stringify({ v: PROTOCOL_VERSION, type: 'count', n, ...(isEmpty(stats) ? {} : { stats }) });
+}
 
-export type ObjectRequest = { type: 'more' } | { type: 'count'; n: number };
+export type ObjectRequest = { type: 'more' } | { type: 'count'; n: number; stats: RelayedStats };
 
 /** A text message to an object, validated: `more` from anyone, `count` (whether it may come is the object's call). */
 export function parseRequest(message: string | ArrayBuffer): ({ ok: true } & ObjectRequest) | { ok: false; reason: string } {
@@ -182,11 +189,13 @@ export function parseRequest(message: string | ArrayBuffer): ({ ok: true } & Obj
     return { ok: false, reason: 'not JSON' };
   }
   if (typeof parsed !== 'object' || parsed === null) return { ok: false, reason: 'not a message object' };
-  const { v, type, n } = parsed as { v?: unknown; type?: unknown; n?: unknown };
+  const { v, type, n, stats } = parsed as { v?: unknown; type?: unknown; n?: unknown; stats?: unknown };
   if (v !== PROTOCOL_VERSION) return { ok: false, reason: `protocol version ${String(v)}, this side speaks ${PROTOCOL_VERSION}` };
   if (type === 'more') return { ok: true, type };
   if (type === 'count') {
-    return typeof n === 'number' && isId(n) ? { ok: true, type, n } : { ok: false, reason: 'a count must be a whole number ≥ 0' };
+    if (typeof n !== 'number' || !isId(n)) return { ok: false, reason: 'a count must be a whole number ≥ 0' };
+    const counted = stats === undefined ? emptyRelayedStats() : parseRelayedStats(stats);
+    return counted ? { ok: true, type, n, stats: counted } : { ok: false, reason: 'stats must be relayed counters, each a whole number ≥ 0' };
   }
   return { ok: false, reason: `unknown message type ${JSON.stringify(type)}` };
 }

@@ -20,6 +20,7 @@ import { ChannelLink, attach, attachTo, type Attached } from './link';
 import {
   CLOSE_DELETED,
   CLOSE_PROTOCOL,
+  CLOSE_TOO_SLOW,
   LAST_ID_HEADER,
   PING,
   PONG,
@@ -34,6 +35,7 @@ import {
 import { rootStub } from './route';
 import { SSE_HEADERS, UNAVAILABLE_RETRY_MS, encodeRetryOnly } from './sse';
 import { REPLAY_STEP_BYTES } from './channel';
+import { addStats, attachStats, emptyRelayedStats, isEmpty, isOpened, type RelayedStats } from './stats';
 import { Tail } from './tail';
 import { closeQuietly, sendQuietly } from './ws';
 
@@ -73,6 +75,8 @@ export class Relay extends DurableObject<Env> {
   readonly #tail = new Tail(TAIL_BYTES);
   readonly #subscribers = new Map<WebSocket, Subscriber>();
   #reported = 0;
+  /** What this relay counted for its subscribers since its last report to the root (stats.ts). */
+  #counted: RelayedStats = emptyRelayedStats();
   #report: ReturnType<typeof setTimeout> | undefined;
   #linger: ReturnType<typeof setTimeout> | undefined;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
@@ -123,6 +127,9 @@ export class Relay extends DurableObject<Env> {
     // accepted sockets cost ten times the CPU per message (docs/relays-bench.md).
     this.ctx.acceptWebSocket(server);
     const cursor = this.#root.cursor;
+    const opened = url.searchParams.get('opened');
+    // A new stream: its backlog is at most up to the relay's cursor, the rest comes live.
+    if (isOpened(opened)) this.#counted = addStats(this.#counted, attachStats(opened, after === null ? 0 : cursor - after));
     if (after === null || after === cursor) {
       this.#subscribers.set(server, { mode: 'live' });
     } else {
@@ -192,12 +199,14 @@ export class Relay extends DurableObject<Env> {
     if (last > after) this.#tail.push({ after, last, gap, payload: message.payload, wire });
     for (const [ws, sub] of this.#subscribers) {
       if (sub.mode === 'live') {
+        if (gap) this.#counted.gaps++;
         if (!sendQuietly(ws, wire)) this.#drop(ws);
       } else if (sub.mode === 'waiting' && sub.cursor <= last) {
         this.#subscribers.set(ws, { mode: 'replaying', cursor: sub.cursor, reading: false });
         this.#step(ws);
       }
     }
+    if (gap) this.#changed();
   }
 
   /**
@@ -252,6 +261,10 @@ export class Relay extends DurableObject<Env> {
 
   /** One replay step: `caught_up` (and live from now) when it reaches the relay's cursor. */
   #send(ws: WebSocket, after: number, last: number, gap: boolean, payloads: Uint8Array[]): void {
+    if (gap) {
+      this.#counted.gaps++;
+      this.#changed();
+    }
     const live = last === this.#root?.cursor;
     this.#subscribers.set(ws, live ? { mode: 'live' } : { mode: 'replaying', cursor: last, reading: false });
     if (!sendQuietly(ws, encodeMessage({ kind: live ? 'caught_up' : 'replay', gap, after, last }, payloads))) this.#drop(ws);
@@ -271,7 +284,9 @@ export class Relay extends DurableObject<Env> {
     this.#step(ws);
   }
 
-  override webSocketClose(ws: WebSocket): void {
+  override webSocketClose(ws: WebSocket, code: number): void {
+    // The edge cut this subscriber off as too slow.
+    if (code === CLOSE_TOO_SLOW && this.#subscribers.has(ws)) this.#counted.cut++;
     this.#drop(ws, 1000, 'herald: closed');
   }
 
@@ -297,15 +312,22 @@ export class Relay extends DurableObject<Env> {
     this.#shutDown();
   }
 
-  /** The subscriber count changed: report it soon, and go away when nobody is left. */
+  /**
+   * The subscriber count changed: report it soon, with what was counted meanwhile (every
+   * new subscriber is a change, so a count comes with it), and go away when nobody is left.
+   */
   #changed(): void {
     this.#report ??= setTimeout(() => {
       this.#report = undefined;
       const count = this.#subscribers.size;
-      if (count === this.#reported || this.#root === null) return;
+      if ((count === this.#reported && isEmpty(this.#counted)) || this.#root === null) return;
       // While re-attaching, the socket is down: try again (the re-attach also says the count).
-      if (this.#root.notify(countMessage(count))) this.#reported = count;
-      else this.#changed();
+      if (this.#root.notify(countMessage(count, this.#counted))) {
+        this.#reported = count;
+        this.#counted = emptyRelayedStats();
+      } else {
+        this.#changed();
+      }
     }, REPORT_MS);
     clearTimeout(this.#linger);
     this.#linger = this.#subscribers.size === 0 ? setTimeout(() => this.#shutDown(), LINGER_MS) : undefined;

@@ -9,6 +9,7 @@ import type { Env } from './channel';
 import { attach, type Attached, type ChannelStub } from './link';
 import { parseRelayKey } from './protocol';
 import type { Region } from './region';
+import type { Opened } from './stats';
 
 /** Attempts per attach (root, relays full, root again…): past that, wait and come back. */
 const MAX_HOPS = 6;
@@ -65,8 +66,11 @@ export class ChannelRoute {
     this.#relay = guess(channel, region);
   }
 
-  /** Attaches from `after` (null: live only) where the subscriber belongs. Never throws. */
-  async attach(after: number | null): Promise<Attached> {
+  /**
+   * Attaches from `after` (null: live only) where the subscriber belongs. Never throws.
+   * `opened`: this attach opens the subscriber's stream (for the channel's counters).
+   */
+  async attach(after: number | null, opened?: Opened): Promise<Attached> {
     const name = `${this.region}/${this.channel}`;
     if (this.#relay === null && asking.has(name)) {
       await asking.get(name);
@@ -77,7 +81,7 @@ export class ChannelRoute {
     for (let hop = 0; hop < MAX_HOPS; hop++) {
       if (this.#relay !== null) {
         const key = this.#relay;
-        const result = await attach(relayStub(this.env, this.channel, key), after, { as: 'relayed', channel: this.channel, key });
+        const result = await attach(relayStub(this.env, this.channel, key), after, { as: 'relayed', channel: this.channel, key, opened });
         if (result.kind !== 'full' && result.kind !== 'closed') return result.kind === 'relay' ? { kind: 'unavailable' } : result;
         // Full: try another, then the root. Deleted: its root says which, and whether a new one has begun since.
         if (result.kind === 'full') full = key;
@@ -86,7 +90,7 @@ export class ChannelRoute {
         if (this.#relay !== null) guesses++;
         continue;
       }
-      const request = attach(rootStub(this.env, this.channel), after, { as: 'subscriber', region: this.region, full });
+      const request = attach(rootStub(this.env, this.channel), after, { as: 'subscriber', region: this.region, full, opened });
       if (!asking.has(name)) {
         asking.set(name, request);
         void request.finally(() => asking.delete(name));

@@ -6,6 +6,7 @@
  * Object holding the same stream could never hibernate (docs/platform.md).
  */
 import type { ChannelLink, LinkHandler } from './link';
+import { CLOSE_TOO_SLOW } from './protocol';
 import { HEARTBEAT, encodeRetryOnly } from './sse';
 import { Subscriber } from './subscriber';
 
@@ -100,7 +101,7 @@ export class Session {
     const taken = this.#out.sent - this.#out.unsent;
     if (this.#out.sent - Math.max(taken, this.#replayEnd) <= this.#options.maxBufferedBytes) return false;
     this.#out.cut('subscriber too slow: over MAX_BUFFERED_BYTES unsent');
-    this.#finish();
+    this.#finish(CLOSE_TOO_SLOW);
     return true;
   }
 
@@ -115,13 +116,13 @@ export class Session {
     this.#finish();
   }
 
-  /** The stream is over, whichever way: timers stop, every link lets go of its socket. */
-  #finish(): void {
+  /** The stream is over, whichever way: timers stop, every link lets go of its socket, saying why with `code`. */
+  #finish(code = 1000): void {
     if (this.#over) return;
     this.#over = true;
     clearTimeout(this.#heartbeat);
     clearTimeout(this.#recycle);
-    for (const link of this.#links) link?.dispose();
+    for (const link of this.#links) link?.dispose(code, code === CLOSE_TOO_SLOW ? 'herald: subscriber too slow' : undefined);
   }
 
   #scheduleHeartbeat(delay: number): void {

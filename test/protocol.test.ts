@@ -71,7 +71,15 @@ describe('Worker → object messages', () => {
   });
 
   it("takes a relay's count (whether the socket may send one is the object's call)", () => {
-    expect(parseRequest(countMessage(1000))).toEqual({ ok: true, type: 'count', n: 1000 });
+    const none = { deliveries: 0, subscribes: 0, resumes: 0, gaps: 0, cut: 0 };
+    expect(countMessage(1000)).toBe('{"v":1,"type":"count","n":1000}');
+    expect(parseRequest(countMessage(1000))).toEqual({ ok: true, type: 'count', n: 1000, stats: none });
+  });
+
+  it("takes a relay's count with what it counted since its last report (stats.ts)", () => {
+    const counted = { deliveries: 40, subscribes: 3, resumes: 1, gaps: 1, cut: 2 };
+    expect(countMessage(7, counted)).toBe('{"v":1,"type":"count","n":7,"stats":{"deliveries":40,"subscribes":3,"resumes":1,"gaps":1,"cut":2}}');
+    expect(parseRequest(countMessage(7, counted))).toEqual({ ok: true, type: 'count', n: 7, stats: counted });
   });
 
   it.each([
@@ -87,6 +95,9 @@ describe('Worker → object messages', () => {
     ['a count that is not a whole number', '{"v":1,"type":"count","n":1.5}', /a count must be a whole number/],
     ['a negative count', '{"v":1,"type":"count","n":-1}', /a count must be a whole number/],
     ['a count without n', '{"v":1,"type":"count"}', /a count must be a whole number/],
+    ['stats with a counter the root keeps itself', '{"v":1,"type":"count","n":1,"stats":{"published":5}}', /stats must be relayed counters/],
+    ['a negative counter', '{"v":1,"type":"count","n":1,"stats":{"cut":-1}}', /stats must be relayed counters/],
+    ['stats that are not an object', '{"v":1,"type":"count","n":1,"stats":3}', /stats must be relayed counters/],
   ])('refuses %s', (_, message, reason) => {
     const parsed = parseRequest(message);
     expect(parsed.ok).toBe(false);

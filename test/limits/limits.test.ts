@@ -14,6 +14,7 @@ async function info(channel: string) {
     oldestId: string | null;
     retained: number;
     subscribers: number;
+    stats: { gaps: number; cut: number; deliveries: number; resumes: number };
   };
 }
 
@@ -71,6 +72,8 @@ describe('retention (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_SECONDS)', () => {
     const events = await stream.events(6);
     expect(events[0]).toEqual({ id: undefined, event: 'gap', data: '{"lastEventId":"1","oldestId":"4","latestId":"8"}' });
     expect(events.slice(1).map((e) => e.id)).toEqual(['4', '5', '6', '7', '8']);
+    // stats (docs/api.md "Channel info and delete"): the gap sent, and the five retained as deliveries.
+    expect((await info(channel)).stats).toMatchObject({ gaps: 1, resumes: 1, deliveries: 5 });
     await stream.close();
   });
 
@@ -79,6 +82,7 @@ describe('retention (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_SECONDS)', () => {
     await publishIds(channel, { events: Array.from({ length: 8 }, (_, i) => ({ data: `e${i + 1}` })) });
     const stream = await subscribe(channel, { headers: { 'Last-Event-ID': '3' } });
     expect((await stream.events(5)).map((e) => e.id)).toEqual(['4', '5', '6', '7', '8']);
+    expect((await info(channel)).stats).toMatchObject({ gaps: 0, deliveries: 5 });
     await stream.close();
   });
 
@@ -190,6 +194,8 @@ describe('slow subscribers (MAX_BUFFERED_BYTES)', () => {
     }
     expect((await info(channel)).subscribers).toBe(1);
     expect(published).toBeLessThan(800);
+    // Counted by the channel (docs/api.md "Channel info and delete": stats.cut), told by the edge's close code.
+    await eventually(async () => (await info(channel)).stats.cut === 1, 3000, 'stats.cut to be 1');
     // The slow reader gets what was buffered, then the stream fails or ends.
     await slow.until(() => false, 5000, 'the slow stream to end').catch((err: Error) => {
       if (!/ended|abort|slow|error/i.test(String(err)) && err.message.startsWith('timed out')) throw err;

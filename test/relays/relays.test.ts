@@ -19,6 +19,7 @@ interface Info {
   subscribers: number;
   relays: number;
   lastEventId: string | null;
+  stats: { published: number; deliveries: number; subscribes: number; resumes: number; gaps: number; cut: number };
 }
 
 async function info(channel: string): Promise<Info> {
@@ -59,6 +60,10 @@ describe('the fan-out tree', () => {
     const expected = 'retry: 2000\nid: 1\n: connected\n\nid: 2\ndata: one\n\nid: 3\ndata: two\n\nid: 4\nevent: x\ndata: three\n\n';
     // Heartbeats (one a second here) fall wherever the stream was quiet: the rest is byte for byte.
     for (const stream of streams) expect((await stream.until((t) => t.includes('id: 4\n'))).replaceAll(': heartbeat\n\n', '')).toBe(expected);
+    // stats count the relays' subscribers too (docs/api.md "Channel info and delete"): the
+    // relays report their streams opened with their counts; deliveries are 3 events × 5.
+    await eventually(async () => (await info(channel)).stats.subscribes === 5, REPORT_MS + 3000, 'the relays to report their subscribes');
+    expect((await info(channel)).stats).toMatchObject({ published: 4, deliveries: 15, subscribes: 5, resumes: 0, gaps: 0 });
     await closeAll(streams);
   });
 
@@ -70,6 +75,8 @@ describe('the fan-out tree', () => {
     const resumed = await subscribe(channel, { headers: { 'Last-Event-ID': '5' } });
     await resumed.until((t) => t.includes('id: 30\n'), 5000, 'the replay');
     expect(await served(channel, 'enam.0')).toBe(1);
+    // Deliveries are derived from the counts the root has (a relay's is ≤ REPORT_MS old): wait for it.
+    await eventually(async () => (await info(channel)).subscribers === 2, REPORT_MS + 3000, 'the relay to report');
     await publishIds(channel, 'live');
     await resumed.until((t) => t.includes('data: live'));
     expect(ids(resumed)).toEqual(Array.from({ length: 26 }, (_, i) => i + 6));
@@ -77,6 +84,10 @@ describe('the fan-out tree', () => {
     const again = await subscribe(channel, { headers: { 'Last-Event-ID': '30' } });
     await again.until((t) => t.includes('data: live'));
     expect(parseSse(again.text).events.map((e) => [e.id, e.data])).toEqual([['31', 'live']]);
+    // Both resumes were on the relay, which reports them: the direct one's 30 and 'live', the
+    // first resume's backlog of 25 and 'live', the second's backlog of one ('live', from the tail).
+    await eventually(async () => (await info(channel)).stats.resumes === 2, REPORT_MS + 3000, 'the relay to report its resumes');
+    expect((await info(channel)).stats).toMatchObject({ subscribes: 3, resumes: 2, deliveries: 31 + 26 + 1 });
     await closeAll([direct!, resumed, again]);
   });
 
@@ -273,6 +284,8 @@ describe('failures', () => {
       if ((await served(channel, 'enam.0')) === 0) break;
     }
     expect(await served(channel, 'enam.0')).toBe(0);
+    // The relay counted the cut (the edge's close code) and reports it to the root.
+    await eventually(async () => (await info(channel)).stats.cut === 1, REPORT_MS + 3000, 'the relay to report the cut');
     await slow!.until(() => false, 5000, 'the slow stream to end').catch((err: Error) => {
       if (!/ended|abort|slow|error/i.test(String(err)) && err.message.startsWith('timed out')) throw err;
     });
