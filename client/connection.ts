@@ -1,13 +1,13 @@
 /**
  * One connection of a subscription: the request, the answer's status, then the stream
- * read through eventsource-parser until it ends, breaks, or says the subscription is over.
+ * read through eventsource-parser (parser.ts) until it ends, breaks, or says the subscription is over.
  */
-import { createParser } from 'eventsource-parser';
 import { HeraldError, asError, isRetryableStatus, readError, retryAfterMs } from './errors.ts';
 import type { Fetch } from './fetch.ts';
 import { watchIdle } from './idle.ts';
 import { interpret, isWaitReason, type Incoming, type Target, type WaitReason } from './messages.ts';
-import type { CloseReason, SubscribeOptions } from './subscribe.ts';
+import { createParser } from './parser.ts';
+import type { CloseReason, SubscribeOptions } from './types.ts';
 
 /** What outlives a connection: the cursor sent as Last-Event-ID, and the server's `retry:`. */
 export interface StreamState {

@@ -5,7 +5,8 @@
  * - {@link subscribe}: one channel or several, reconnecting with backoff and resuming exactly.
  * - {@link publish}: a batch of events, retried safely under one Idempotency-Key.
  */
-export { subscribe, type CloseReason, type ErrorInfo, type SubscribeOptions, type Subscription } from './subscribe.ts';
+export { subscribe } from './subscribe.ts';
+export type { CloseReason, ErrorInfo, SubscribeOptions, Subscription } from './types.ts';
 export { publish, type PublishEvent, type PublishOptions, type PublishResult } from './publish.ts';
 export { HeraldError } from './errors.ts';
 export type { Gap, HeraldEvent, Wait, WaitReason } from './messages.ts';
