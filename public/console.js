@@ -1,6 +1,8 @@
 /**
  * Herald's console: watches one channel through a plain EventSource, publishes test
  * events and reads the channel's info, all on the hub's own origin and routes (docs/api.md).
+ * While a channel is watched, its info is read every few seconds for a live chart of
+ * events/s and subscribers, drawn as inline SVG.
  * No dependencies and no build step: this file is what the browser runs.
  */
 
@@ -10,6 +12,12 @@ const MAX_ENTRIES = 500;
 const NAME_SCAN = 100;
 /** Event types with listeners of their own: never added from the names field. */
 const OWN_EVENTS = new Set(['message', 'gap', 'close']);
+/** How often the channel's info is read for the chart (while a channel is watched and the tab is visible). */
+const SAMPLE_MS = 2_000;
+/** How far back the chart goes: older samples are dropped. */
+const CHART_MS = 5 * 60_000;
+/** Room above a series' highest value, so a steady line does not run along the top edge. */
+const HEADROOM = 1.25;
 /** Storage keys. The publish key and token go to sessionStorage only: never the URL, never kept after the tab. */
 const STORED = { channel: 'herald.channel', key: 'herald.key', token: 'herald.token' };
 
@@ -28,7 +36,13 @@ const ui = {
   data: $('data'),
   publishResult: $('publish-result'),
   info: $('info'),
+  counters: $('counters'),
+  stats: $('stats'),
   infoStatus: $('info-status'),
+  chart: $('chart'),
+  chartFrom: $('chart-from'),
+  chartTo: $('chart-to'),
+  samples: $('samples'),
 };
 
 /**
@@ -50,12 +64,14 @@ function el(tag, className, text) {
   return node;
 }
 
-function now() {
-  const at = new Date();
-  const time = el('time', '', at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hourCycle: 'h23' }));
+/** A `<time>` showing the time of day, to the millisecond unless `ms` is false. */
+function timeOfDay(at = new Date(), ms = true) {
+  const time = el('time', '', at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', ...(ms ? { fractionalSecondDigits: 3 } : {}), hourCycle: 'h23' }));
   time.dateTime = at.toISOString();
   return time;
 }
+
+const now = () => timeOfDay();
 
 /** Adds an entry on top of the log and drops the oldest past {@link MAX_ENTRIES}. */
 function add(item) {
@@ -200,6 +216,7 @@ async function connect() {
   const source = new EventSource(url);
   watch = { source, url, channel, state: 'connecting', names: new Set(), lastId: '' };
   const current = watch;
+  startSampling(channel);
   source.addEventListener('message', show);
   addNames(names);
 
@@ -249,6 +266,7 @@ async function refused(current) {
 /** Closes the stream, if any; the page shows closed. */
 function stop() {
   generation++;
+  stopSampling();
   watch?.source.close();
   watch = null;
   setState('closed');
@@ -282,31 +300,136 @@ async function publish() {
 /** Bumped by every info request, so that a slower, older answer cannot overwrite a newer one. */
 let infoRequest = 0;
 
+/** Shows an info answer (`{}` for none). `stats` (issue 11) is shown only when the hub sends it. */
+function fillInfo(info) {
+  for (const dd of ui.info.querySelectorAll('dd')) dd.textContent = String(info[dd.dataset.field] ?? '–');
+  ui.counters.hidden = !info.stats;
+  for (const dd of ui.stats.querySelectorAll('dd')) dd.textContent = String(info.stats?.[dd.dataset.field] ?? '–');
+}
+
+/**
+ * Reads the channel's info and shows it, unless a newer read was started meanwhile.
+ * Resolves to the info, or null when there is none to read.
+ */
 async function refreshInfo() {
   const mine = ++infoRequest;
-  const fields = ui.info.querySelectorAll('dd');
-  const fill = (info) => {
-    for (const dd of fields) dd.textContent = String(info[dd.dataset.field] ?? '–');
-  };
+  const latest = () => mine === infoRequest;
   if (!ui.key.value.trim() || !ui.channel.checkValidity()) {
     ui.infoStatus.textContent = 'Needs a channel and the publish key.';
-    return;
+    return null;
   }
   try {
     const res = await fetch(channelUrl(ui.channel.value.trim()), { headers: authorization(), cache: 'no-store' });
     const text = await res.text();
-    if (mine !== infoRequest) return;
     if (!res.ok) {
-      fill({});
-      ui.infoStatus.textContent = describeError(res.status, text);
-      return;
+      if (latest()) {
+        fillInfo({});
+        ui.infoStatus.textContent = describeError(res.status, text);
+      }
+      return null;
     }
     const info = JSON.parse(text);
-    fill(info);
-    ui.infoStatus.textContent = `${info.channel}, read at ${now().textContent}`;
+    if (latest()) {
+      fillInfo(info);
+      ui.infoStatus.textContent = `${info.channel}, read at ${now().textContent}`;
+    }
+    return info;
   } catch {
-    ui.infoStatus.textContent = 'The hub cannot be reached.';
+    if (latest()) ui.infoStatus.textContent = 'The hub cannot be reached.';
+    return null;
   }
+}
+
+// ---------------------------------------------------------------- live chart
+
+/**
+ * The chart of the watched channel: its samples, oldest first, each with the time its
+ * info arrived (ms since the epoch), the last id, the subscribers, and the events/s since
+ * the sample before (null for the first). Ids are never reused, a delete included
+ * (docs/api.md), so the difference of last ids is the number of events stored between
+ * two samples.
+ * @type {{ channel: string, samples: Array<{ at: number, lastId: number, subscribers: number, rate: number | null }>, timer: number, busy: boolean }}
+ */
+const chart = { channel: '', samples: [], timer: 0, busy: false };
+
+/** A new chart for `channel`, read at once and then every {@link SAMPLE_MS}. */
+function startSampling(channel) {
+  stopSampling();
+  chart.channel = channel;
+  chart.samples = [];
+  drawChart();
+  chart.timer = setInterval(() => void sample(), SAMPLE_MS);
+  void sample();
+}
+
+/** Stops reading; the chart keeps what it shows. */
+function stopSampling() {
+  clearInterval(chart.timer);
+  chart.timer = 0;
+}
+
+async function sample() {
+  // A hidden tab reads nothing; the first sample after it averages over the time away.
+  // One read at a time: a slow answer is not overtaken by the next.
+  if (!chart.timer || chart.busy || document.visibilityState !== 'visible') return;
+  chart.busy = true;
+  try {
+    const info = await refreshInfo();
+    if (chart.timer && info?.channel === chart.channel) record(info, Date.now());
+  } finally {
+    chart.busy = false;
+  }
+}
+
+function record(info, at) {
+  const lastId = Number(info.lastEventId ?? 0);
+  const before = chart.samples.at(-1);
+  const rate = before && at > before.at && lastId >= before.lastId ? ((lastId - before.lastId) * 1000) / (at - before.at) : null;
+  chart.samples.push({ at, lastId, subscribers: info.subscribers, rate });
+  while (chart.samples[0].at < at - CHART_MS) chart.samples.shift();
+  drawChart();
+}
+
+const formatRate = (rate) => (rate < 10 ? rate.toFixed(1) : String(Math.round(rate)));
+
+/** The top of a scale: 1, 2 or 5 times a power of ten, at least {@link HEADROOM} × `peak` and at least 1. */
+function scaleTop(peak) {
+  const want = Math.max(1, peak * HEADROOM);
+  const power = 10 ** Math.floor(Math.log10(want));
+  return [1, 2, 5, 10].map((step) => step * power).find((top) => top >= want);
+}
+
+/**
+ * Draws each series over the time the samples cover, in a 100 × 40 viewBox stretched to
+ * the box (the line keeps its width: `vector-effect` in console.css), and lists the
+ * samples in the table that stands for the chart to assistive technology (and to tests).
+ */
+function drawChart() {
+  const { samples } = chart;
+  const first = samples[0];
+  const latest = samples.at(-1);
+  const span = Math.max((latest?.at ?? 0) - (first?.at ?? 0), SAMPLE_MS);
+  for (const [key, format] of [['rate', formatRate], ['subscribers', String]]) {
+    const box = ui.chart.querySelector(`[data-series="${key}"]`);
+    const points = samples.filter((s) => s[key] !== null);
+    const top = scaleTop(Math.max(0, ...points.map((s) => s[key])));
+    const xy = (s) => `${(((s.at - first.at) / span) * 100).toFixed(2)},${(40 - (s[key] / top) * 40).toFixed(2)}`;
+    box.querySelector('polyline').setAttribute('points', points.map(xy).join(' '));
+    box.querySelector('.value').textContent = latest?.[key] == null ? '–' : format(latest[key]);
+    box.querySelector('.max').textContent = points.length ? `scale 0–${top}` : '';
+  }
+  ui.chartFrom.replaceChildren(first ? timeOfDay(new Date(first.at), false) : '');
+  ui.chartTo.replaceChildren(latest ? timeOfDay(new Date(latest.at), false) : '');
+  ui.samples.replaceChildren(
+    ...samples.map((s) => {
+      const row = el('tr');
+      Object.assign(row.dataset, { at: String(s.at), lastId: String(s.lastId), rate: String(s.rate ?? ''), subscribers: String(s.subscribers) });
+      const time = el('td');
+      time.append(timeOfDay(new Date(s.at)));
+      row.append(time, el('td', '', String(s.lastId)), el('td', '', s.rate === null ? '–' : formatRate(s.rate)), el('td', '', String(s.subscribers)));
+      return row;
+    }),
+  );
 }
 
 // ---------------------------------------------------------------- wiring
@@ -328,6 +451,8 @@ ui.publish.addEventListener('submit', (event) => {
 $('refresh').addEventListener('click', () => void refreshInfo());
 ui.key.addEventListener('change', () => sessionStorage.setItem(STORED.key, ui.key.value));
 ui.token.addEventListener('change', () => sessionStorage.setItem(STORED.token, ui.token.value));
+// Back in view: a sample at once rather than at the next tick.
+document.addEventListener('visibilitychange', () => void sample());
 // A link with #channel=… opens that channel, also when pasted into an open console.
 window.addEventListener('hashchange', () => {
   const channel = channelFromHash();

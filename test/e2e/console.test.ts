@@ -1,25 +1,34 @@
 /**
  * The console (public/, issue 5) against the real Worker under `wrangler dev`: how
  * Workers static assets put it in front of the API, then the page itself in Debian's
- * Chromium (/usr/bin/chromium, installed by .ci/run), driven by playwright-core.
+ * Chromium (/usr/bin/chromium, installed by .ci/run), driven by playwright-core. The live
+ * chart (issue 11) is read from the page's hidden table of samples, not from pixels.
  *
  * The asset routing is checked here and not in the workers project: there,
  * `exports.default.fetch` calls the Worker directly, without the assets layer in front
  * of it, so GET / answers the Worker's JSON 404.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sign } from 'hono/jwt';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { Recorder } from './clients';
 import { AUTH, PUBLISH_KEY, removeDir, request, sleep, snapshotApp, startHub, tempDir, uniqueChannel, until, type Hub } from './hub';
 
 const CHROMIUM = '/usr/bin/chromium';
 const JWT_SECRET = 'herald-dev-jwt-secret'; // .dev.vars
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** Screenshots for a person to look at; test-results/ is ignored by git. */
-const SCREENSHOTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../test-results');
+const SCREENSHOTS = join(ROOT, 'test-results');
+/**
+ * Where the chart test also writes its screenshot, relative to the repository, when set:
+ * `HERALD_SCREENSHOT=docs/console.png` refreshes the README's. Unset, no committed file is
+ * rewritten.
+ */
+const README_SCREENSHOT = process.env.HERALD_SCREENSHOT;
 /**
  * Bound on an event published over HTTP showing in the page. It takes well under a
  * second on an idle machine; the bound is loose because the cores are shared.
@@ -160,11 +169,12 @@ describe.skipIf(!present)('the console in Chromium', () => {
     await waitFor(page, `the console to open ${channel}`, STATE_MS, (seen) => seen.state === 'open');
   }
 
-  async function screenshot(page: Page, name: string): Promise<void> {
+  async function screenshot(page: Page, name: string): Promise<string> {
     await mkdir(SCREENSHOTS, { recursive: true });
     const path = join(SCREENSHOTS, name);
     await page.screenshot({ path, fullPage: true });
     console.log(`console screenshot: ${path}`);
+    return path;
   }
 
   it('shows an event published over HTTP (id, name, pretty JSON), then rides out a hub restart: reconnecting, a reconnect line, and the events published meanwhile once each, in order', async () => {
@@ -310,5 +320,121 @@ describe.skipIf(!present)('the console in Chromium', () => {
     ]);
     expect(await page.locator('#log img, #log script, #log b').count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as { injected?: number }).injected)).toBeUndefined();
+  });
+
+  it('charts the channel live: each sample\'s events/s matches a steady 5 events/s publish within one event, subscribers match the open streams, and the counters show what was published', async () => {
+    const RATE = 5; // events/s
+    const EVENTS = 60; // 12 s at RATE
+    const channel = uniqueChannel();
+    const page = await openConsole();
+    await page.getByLabel('Publish key').fill(PUBLISH_KEY);
+    await page.getByLabel('Named events to show').fill('tick');
+    await connect(page, channel);
+    // Two subscribers besides the console's own stream: three open streams.
+    const others = [new Recorder(hub.eventsUrl(channel), ['tick']), new Recorder(hub.eventsUrl(channel), ['tick'])];
+    onTestFinished(() => {
+      for (const other of others) other.close();
+    });
+    await Promise.all(others.map((other) => other.waitOpen(SHOWN_MS)));
+
+    /** Everything the chart shows, read in one turn of the page so that no sample lands between two reads. */
+    const readChart = () =>
+      page.locator('#chart').evaluate((figure) => ({
+        samples: [...figure.querySelectorAll('#samples tr')].map((row) => ({
+          at: Number(row.getAttribute('data-at')),
+          lastId: Number(row.getAttribute('data-last-id')),
+          rate: row.getAttribute('data-rate') === '' ? null : Number(row.getAttribute('data-rate')),
+          subscribers: Number(row.getAttribute('data-subscribers')),
+          cells: [...row.querySelectorAll('td')].map((td) => td.textContent),
+        })),
+        shown: Object.fromEntries(
+          [...figure.querySelectorAll('[data-series]')].map((box) => [
+            box.getAttribute('data-series'),
+            { value: box.querySelector('.value')?.textContent, points: box.querySelector('polyline')?.getAttribute('points')?.split(' ').filter(Boolean).length ?? 0 },
+          ]),
+        ),
+      }));
+    let chart = await readChart();
+    const seen = () => JSON.stringify(chart.samples.map(({ cells }) => cells));
+    await until(async () => {
+      chart = await readChart();
+      return chart.samples.at(-1)?.subscribers === 3;
+    }, STATE_MS, 'the chart to show 3 subscribers', { describe: seen });
+
+    // Publish on a fixed schedule (not "sleep after each"), noting when each was sent and acknowledged.
+    const sent: number[] = [];
+    const acked: number[] = [];
+    const start = Date.now();
+    for (let i = 0; i < EVENTS; i++) {
+      await sleep(start + (i * 1000) / RATE - Date.now());
+      sent.push(Date.now());
+      expect((await hub.publish(channel, { event: 'tick', data: { n: i + 1 } })).ids).toEqual([String(i + 1)]);
+      acked.push(Date.now());
+    }
+    const end = acked.at(-1)!;
+    await until(async () => {
+      chart = await readChart();
+      return (chart.samples.at(-1)?.at ?? 0) > end && chart.samples.at(-1)?.lastId === EVENTS;
+    }, STATE_MS, 'a sample after the last publish', { describe: seen });
+    for (const other of others) await other.waitForCount(EVENTS, SHOWN_MS);
+
+    const { samples, shown } = chart;
+    const during = samples.filter((s) => s.at >= start && s.at <= end);
+    expect(during.length, seen()).toBeGreaterThanOrEqual(4); // 12 s at one sample every 2 s
+    const count = (times: number[], at: number) => times.filter((t) => t <= at).length;
+    for (const [i, s] of samples.entries()) {
+      const before = samples[i - 1];
+      // The page's events/s is the last ids' difference over the time between the samples…
+      if (before) expect(s.rate, seen()).toBeCloseTo(((s.lastId - before.lastId) * 1000) / (s.at - before.at), 6);
+      else expect(s.rate).toBeNull();
+      // …and each last id is what the test had published when the answer arrived: no more
+      // than was sent, and within one event of what was acknowledged.
+      if (s.at >= start) {
+        expect(s.lastId, seen()).toBeLessThanOrEqual(count(sent, s.at));
+        expect(s.lastId, seen()).toBeGreaterThanOrEqual(count(acked, s.at) - 1);
+        expect(s.subscribers, seen()).toBe(3);
+      }
+    }
+    // Over the samples taken while publishing, the chart's mean events/s is the rate published, ±20 %.
+    const first = during[0]!;
+    const last = during.at(-1)!;
+    const inside = samples.filter((s) => s.at > first.at && s.at <= last.at);
+    const mean = inside.reduce((sum, s, k) => sum + s.rate! * (s.at - (k ? inside[k - 1]! : first).at), 0) / (last.at - first.at);
+    expect(Math.abs(mean - RATE) / RATE, `mean ${mean} events/s; ${seen()}`).toBeLessThanOrEqual(0.2);
+
+    // The figure shows the latest sample, and draws a point per sample (events/s from the second).
+    const latest = samples.at(-1)!;
+    expect(shown).toEqual({
+      rate: { value: latest.cells[2], points: samples.length - 1 },
+      subscribers: { value: '3', points: samples.length },
+    });
+    expect(latest.cells[2]).toBe(latest.rate! < 10 ? latest.rate!.toFixed(1) : String(Math.round(latest.rate!)));
+
+    // The counters (issue 11's `stats`): 60 events in 60 requests, each written to the three
+    // streams, which opened fresh (no resume, no gap) and kept up.
+    const { stats } = await hub.info(channel);
+    expect(stats).toEqual({ published: EVENTS, publishRequests: EVENTS, idempotentReplays: 0, deliveries: 3 * EVENTS, subscribes: 3, resumes: 0, gaps: 0, cut: 0 });
+    const counters = await page.locator('#stats dd').evaluateAll((dds) => dds.map((dd) => [dd.getAttribute('data-field'), dd.textContent]));
+    expect(Object.fromEntries(counters)).toEqual(Object.fromEntries(Object.entries(stats).map(([field, value]) => [field, String(value)])));
+    expect(await page.locator('#counters').isVisible()).toBe(true);
+
+    // Tall enough for the log to fill the height of the forms, info and chart beside it.
+    await page.setViewportSize({ width: 1280, height: 1400 });
+    const path = await screenshot(page, 'console-chart.png');
+    if (README_SCREENSHOT) await copyFile(path, resolve(ROOT, README_SCREENSHOT));
+  });
+
+  it('an info answer without `stats` (a hub from before issue 11) hides the counters and still charts', async () => {
+    const channel = uniqueChannel();
+    const page = await openConsole();
+    await page.getByLabel('Publish key').fill(PUBLISH_KEY);
+    const old = { channel, lastEventId: '7', oldestId: '1', retained: 7, subscribers: 1, relays: 0 };
+    await page.route((url) => url.pathname === `/v1/channels/${channel}`, (route) => route.fulfill({ json: old }));
+    await connect(page, channel);
+    const rows = page.locator('#samples tr');
+    await until(async () => (await rows.count()) >= 2, STATE_MS, 'two samples');
+    expect(await page.locator('#info dd').allTextContents()).toEqual(['1', '7', '1', '7']);
+    expect(await page.locator('#counters').isHidden()).toBe(true);
+    expect(await page.locator('#chart [data-series] .value').allTextContents()).toEqual(['0.0', '1']);
   });
 });
