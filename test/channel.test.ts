@@ -14,7 +14,9 @@ describe('GET /v1/channels/{channel}', () => {
     const streams = await Promise.all([subscribe(channel), subscribe(channel)]);
     const res = await hub(`/v1/channels/${channel}`, { headers: AUTH });
     expect(res.status).toBe(200);
-    expect(await res.text()).toBe(`{"channel":"${channel}","lastEventId":"3","oldestId":"1","retained":3,"subscribers":2,"relays":0}`);
+    // Two live-only streams opened after the publish: nothing delivered yet.
+    const stats = '{"published":3,"publishRequests":1,"idempotentReplays":0,"deliveries":0,"subscribes":2,"resumes":0,"gaps":0,"cut":0}';
+    expect(await res.text()).toBe(`{"channel":"${channel}","lastEventId":"3","oldestId":"1","retained":3,"subscribers":2,"relays":0,"stats":${stats}}`);
     await Promise.all(streams.map((s) => s.close()));
   });
 
@@ -27,6 +29,7 @@ describe('GET /v1/channels/{channel}', () => {
       retained: 0,
       subscribers: 0,
       relays: 0,
+      stats: { published: 0, publishRequests: 0, idempotentReplays: 0, deliveries: 0, subscribes: 0, resumes: 0, gaps: 0, cut: 0 },
     });
   });
 
@@ -50,6 +53,7 @@ describe('DELETE /v1/channels/{channel}', () => {
       retained: 0,
       subscribers: 0,
       relays: 0,
+      stats: { published: 0, publishRequests: 0, idempotentReplays: 0, deliveries: 0, subscribes: 0, resumes: 0, gaps: 0, cut: 0 },
     });
   });
 
