@@ -7,6 +7,7 @@
 import { createParser as oracle, type EventSourceMessage } from 'eventsource-parser';
 import { describe, expect, it } from 'vitest';
 import { createParser, idField, splitLines } from '../client/parser.ts';
+import { mulberry32 } from './helpers';
 
 type Calls = Array<[string, ...unknown[]]>;
 
@@ -24,17 +25,6 @@ function parse(create: typeof createParser, text: string, cuts: readonly number[
     from = cut;
   }
   return calls;
-}
-
-/** A small seeded PRNG (mulberry32), so that a failure can be run again. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const STREAMS = {
@@ -57,7 +47,7 @@ describe('client/parser.ts against eventsource-parser 4', () => {
     const whole = parse(oracle, text, []);
     expect(parse(createParser, text, [])).toEqual(whole);
     for (let at = 0; at <= text.length; at++) expect(parse(createParser, text, [at])).toEqual(parse(oracle, text, [at]));
-    const next = random(text.length);
+    const next = mulberry32(text.length);
     for (let trial = 0; trial < 300; trial++) {
       const cuts = Array.from({ length: 1 + Math.floor(next() * 8) }, () => Math.floor(next() * (text.length + 1))).sort((a, b) => a - b);
       expect(parse(createParser, text, cuts), `cut at ${cuts.join(', ')}`).toEqual(parse(oracle, text, cuts));

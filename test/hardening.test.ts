@@ -3,7 +3,7 @@
 import { sign as githubSign } from '@octokit/webhooks-methods';
 import { sign } from 'hono/jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, errorOf, hub, parseSse, publish, subscribe, uniqueChannel, type Stream } from './helpers';
+import { AUTH, errorOf, hub, mulberry32, parseSse, publish, subscribe, uniqueChannel, type Stream } from './helpers';
 
 const JWT_SECRET = 'herald-dev-jwt-secret'; // .dev.vars
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -115,17 +115,6 @@ describe('bad input', () => {
     }
   });
 });
-
-/** A seeded generator, so that a failing fuzz case can be replayed from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = ['\n', '\r', '\r\n', '\n\n', ':', ' ', 'data: ', 'id: 999', 'event: gap', 'retry: 1', '\u0000', 'é', '🎉', '\u2028', 'x', 'abc', '\t', '\ufeff'];
 const NAMES = ['message', 'tick', 'a.b', 'x:y', 'n-1_2'];
