@@ -37,6 +37,8 @@ import { SSE_HEADERS, UNAVAILABLE_RETRY_MS, encodeClose, encodeEvent, encodeEven
 export interface Env extends ConfigEnv {
   CHANNEL: DurableObjectNamespace<Channel>;
   RELAY: DurableObjectNamespace<Relay>;
+  /** Optional: the Worker's data points (metrics.ts); without it, none are written. */
+  METRICS?: AnalyticsEngineDataset;
 }
 
 /** An event a publisher sent, validated by the Worker: a name and UTF-8 text. */

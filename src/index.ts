@@ -7,20 +7,24 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getCookie } from 'hono/cookie';
+import { matchedRoutes } from 'hono/route';
 import { authorize, bearerToken, subscriberToken } from './auth';
 import type { EventInput, Env } from './channel';
 import { ConfigError, MAX_BODY_BYTES, readConfig, type Config } from './config';
 import { cors } from './cors';
 import { cursorText, parseChannelSet, parseCursor } from './cursor';
-import { HubError, errorResponse } from './errors';
+import { HubError, errorResponse, type ErrorCode } from './errors';
 import { parseChannel, parseEventId, parseIdempotencyKey, parseLimit, resumePoint } from './input';
 import type { Right } from './jwt';
 import { ChannelLink } from './link';
 import { MergedFraming } from './merge';
+import { Metrics, type ChannelKey } from './metrics';
 import { fingerprint, parsePublishBody } from './body';
 import { regionOf, type Whereabouts } from './region';
+import { report, reportConfigError } from './report';
 import { ChannelRoute, rootStub } from './route';
-import { Session, singleChannel } from './session';
+import { Session, singleChannel, type SessionWatcher } from './session';
+import type { Opened } from './stats';
 import { FULL_RETRY_MS, SSE_HEADERS, UNAVAILABLE_RETRY_MS, encodeMergedOpening, encodeOpening, encodeRetryOnly } from './sse';
 import { channelWebhookSecret } from './webhook-secret';
 import { verifyDelivery } from './webhooks';
@@ -28,11 +32,13 @@ import { verifyDelivery } from './webhooks';
 export { Channel } from './channel';
 export { Relay } from './relay';
 
-type App = { Bindings: Env; Variables: { config: Config } };
+type App = { Bindings: Env; Variables: { config: Config; metrics: Metrics } };
 
 const app = new Hono<App>();
 
 app.use(async (c, next) => {
+  // Before the config is read: a request refused for a bad var is counted too.
+  c.set('metrics', new Metrics(c.env.METRICS));
   c.set('config', readConfig(c.env));
   await next();
 });
@@ -41,6 +47,15 @@ app.use(cors((c) => c.get('config').cors));
 function channelOf(c: Context<App>) {
   const name = parseChannel(c.req.param('channel') ?? '');
   return { name, stub: rootStub(c.env, name) };
+}
+
+/**
+ * The route a request matched, as docs/api.md writes it (`POST /v1/channels/{channel}/events`),
+ * for data points and logs: the first matched route that is not a middleware for all paths.
+ */
+function routeOf(c: Context<App>): string {
+  const path = matchedRoutes(c).find((route) => route.path !== '*' && route.path !== '/*')?.path;
+  return `${c.req.method} ${path === undefined ? '(no route)' : path.replace(':channel', '{channel}')}`;
 }
 
 /** The way to a channel for this request's subscriber: its root, or a relay in its region. */
@@ -98,10 +113,16 @@ async function publish(c: Context<App>, events: EventInput[], key: string | unde
   const { name, stub } = channelOf(c);
   const idempotency = key === undefined ? undefined : { key, fingerprint: await fingerprint(events) };
   const outcome = await stub.publish({ channel: name, events, idempotency });
+  const metrics = c.get('metrics');
   switch (outcome.kind) {
     case 'published':
+      if (metrics.bound) {
+        const { subscribers } = JSON.parse(outcome.body) as { subscribers: number };
+        await metrics.record({ kind: 'publish', route: routeOf(c), outcome: 'stored', events: events.length, subscribers }, name);
+      }
       return c.body(outcome.body, 201, { 'Content-Type': 'application/json' });
     case 'replayed':
+      await metrics.record({ kind: 'publish', route: routeOf(c), outcome: 'replayed', events: 0, subscribers: 0 }, name);
       return c.body(outcome.body, 201, { 'Content-Type': 'application/json', 'Idempotent-Replayed': 'true' });
     case 'key_reused':
       throw new HubError(
@@ -109,6 +130,30 @@ async function publish(c: Context<App>, events: EventInput[], key: string | unde
         'This Idempotency-Key was already used on this channel with a different body. Use a new key for a new event.',
       );
   }
+}
+
+/**
+ * Counts a stream's opening (a `subscribe` point per channel it opened on) and watches it
+ * for gaps and a cut. `keys[i]` is null for a channel already deleted when it opened.
+ */
+function watchStream(c: Context<App>, keys: readonly (ChannelKey | null)[], opened: Opened): SessionWatcher {
+  const metrics = c.get('metrics');
+  const route = routeOf(c);
+  const channels = keys.length;
+  const since = Date.now();
+  for (const key of keys) if (key) metrics.write({ kind: 'subscribe', route, opened, channels }, key);
+  return {
+    gap: (index) => {
+      const key = keys[index];
+      if (key) metrics.write({ kind: 'gap', route, channels }, key);
+    },
+    cut: (unsentBytes) => {
+      const openSeconds = Math.round((Date.now() - since) / 1000);
+      const open = keys.filter((key) => key !== null);
+      for (const key of open) metrics.write({ kind: 'cut', route, channels, unsentBytes, openSeconds }, key);
+      report({ event: 'subscriber_cut', route, channels: open.map((key) => key.name), unsentBytes, openSeconds });
+    },
+  };
 }
 
 app.get('/healthz', (c) => c.json({ ok: true }));
@@ -126,10 +171,12 @@ app.get('/v1/channels/:channel/events', requires('subscribe'), async (c) => {
   if (c.req.method === 'HEAD') return streamHead(c);
   const config = c.get('config');
   const route = routeTo(c, name);
+  const keys = await c.get('metrics').keys([name]);
   const opened = await route.attach(from, from === null ? 'new' : 'resume');
   if (opened.kind !== 'open') return refusal(c, opened.kind);
   const link = new ChannelLink((after) => route.attach(after), opened.socket, from ?? opened.lastId);
-  const session = new Session([link], singleChannel, encodeOpening(config.retryMs, from === null ? opened.lastId : null), config);
+  const watcher = watchStream(c, keys, from === null ? 'new' : 'resume');
+  const session = new Session([link], singleChannel, encodeOpening(config.retryMs, from === null ? opened.lastId : null), config, watcher);
   return new Response(session.stream, { status: 200, headers: SSE_HEADERS });
 });
 
@@ -143,6 +190,7 @@ app.get('/v1/events', async (c) => {
   const cursor = parseCursor(c.req.header('Last-Event-ID') || undefined, c.req.query('lastEventId'), channels.length);
   if (c.req.method === 'HEAD') return streamHead(c);
   const routes = channels.map((name) => routeTo(c, name));
+  const keys = await c.get('metrics').keys(channels);
   const opened = await Promise.all(routes.map((route, i) => route.attach(cursor?.[i] ?? null, cursor ? 'resume' : 'new')));
   // One channel full or unavailable refuses the whole set; the sockets already opened are let go.
   const refused = opened.find((o) => o.kind === 'full') ?? opened.find((o) => o.kind === 'unavailable');
@@ -155,7 +203,8 @@ app.get('/v1/events', async (c) => {
   const links = opened.map((o, i) => (o.kind === 'open' ? new ChannelLink((after) => routes[i]!.attach(after), o.socket, positions[i]!) : null));
   const deleted = channels.filter((_, i) => links[i] === null);
   const framing = new MergedFraming(channels, positions, channels.length - deleted.length);
-  const session = new Session(links, framing, encodeMergedOpening(config.retryMs, cursorText(positions), deleted), config);
+  const watcher = watchStream(c, keys.map((key, i) => (links[i] ? key : null)), cursor ? 'resume' : 'new');
+  const session = new Session(links, framing, encodeMergedOpening(config.retryMs, cursorText(positions), deleted), config, watcher);
   return new Response(session.stream, { status: 200, headers: SSE_HEADERS });
 });
 
@@ -196,8 +245,9 @@ app.get('/v1/channels/:channel', requires('publish'), async (c) => {
 });
 
 app.delete('/v1/channels/:channel', requires('publish'), async (c) => {
-  const { stub } = channelOf(c);
+  const { name, stub } = channelOf(c);
   await stub.remove();
+  report({ event: 'channel_deleted', channel: name });
   return c.body(null, 204);
 });
 
@@ -221,17 +271,57 @@ for (const prefix of ['/v1/channels/*', '/v1/hooks/*']) {
   });
 }
 
-app.notFound(() => errorResponse('not_found', 'No such route. See docs/api.md: /v1/channels/{channel}/events, /v1/events?channel=…, /v1/channels/{channel}, /v1/hooks/{channel}, /healthz.'));
-
-app.onError((err) => {
-  if (err instanceof HubError) return err.toResponse();
-  if (err instanceof ConfigError) return errorResponse('invalid_config', err.message);
+/** The error answer to `err`, and its code. */
+function answerTo(err: Error): { code: ErrorCode; response: Response } {
+  if (err instanceof HubError) return { code: err.code, response: err.toResponse() };
+  if (err instanceof ConfigError) return { code: 'invalid_config', response: errorResponse('invalid_config', err.message) };
   // Durable Object errors say whether a retry can succeed (e.g. an overloaded object).
   if ((err as { retryable?: boolean }).retryable === true) {
-    return errorResponse('unavailable', 'The channel is busy or restarting. Retry shortly.', { 'Retry-After': '1' });
+    return { code: 'unavailable', response: errorResponse('unavailable', 'The channel is busy or restarting. Retry shortly.', { 'Retry-After': '1' }) };
   }
-  console.error('unexpected error', err);
-  return errorResponse('internal_error', 'The hub failed to handle this request. Retry; if it persists, report it.');
+  return { code: 'internal_error', response: errorResponse('internal_error', 'The hub failed to handle this request. Retry; if it persists, report it.') };
+}
+
+/** The channel a request names, if the name is valid: a bad one goes into no data point or log. */
+function namedChannel(c: Context<App>): string | null {
+  try {
+    return parseChannel(c.req.param('channel') ?? '');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Every error answer writes an `error` point (docs/operations.md, "Metrics"), and the
+ * notable ones a log line (report.ts): webhooks refused, other 401 and 403, a bad var and
+ * an internal error. What is logged is the code, the route, the channel and Herald's own
+ * message, never what the request carried.
+ */
+async function refused(c: Context<App>, code: ErrorCode, response: Response, err?: Error): Promise<Response> {
+  const route = routeOf(c);
+  const channel = namedChannel(c);
+  const status = response.status;
+  await c.get('metrics').record({ kind: 'error', route, code, status }, channel);
+  if (err instanceof ConfigError) {
+    reportConfigError(err.message);
+  } else if (code === 'internal_error') {
+    report({ event: 'internal_error', route, code, error: String(err), stack: err?.stack });
+  } else if (route === 'POST /v1/hooks/{channel}') {
+    // A HubError's message is Herald's own, and the sender got it too.
+    report({ event: 'webhook_refused', channel: channel ?? '', code, status, message: err instanceof HubError ? err.message : '' });
+  } else if (status === 401 || status === 403) {
+    report({ event: 'auth_refused', route, channel: channel ?? '', code, status });
+  }
+  return response;
+}
+
+app.notFound((c) =>
+  refused(c, 'not_found', errorResponse('not_found', 'No such route. See docs/api.md: /v1/channels/{channel}/events, /v1/events?channel=…, /v1/channels/{channel}, /v1/hooks/{channel}, /healthz.')),
+);
+
+app.onError((err, c) => {
+  const { code, response } = answerTo(err);
+  return refused(c, code, response, err);
 });
 
 export default app;

@@ -18,6 +18,17 @@ export interface SessionOptions {
   streamMaxMs: number;
 }
 
+/**
+ * What a stream tells as it goes, for metrics and logs (index.ts): the session only says
+ * what happened, to which of its channels.
+ */
+export interface SessionWatcher {
+  /** Channel `index` sent the stream a `gap` (docs/api.md, "Resume"). */
+  gap(index: number): void;
+  /** The stream was cut off as too slow, with `unsentBytes` waiting for its reader. */
+  cut(unsentBytes: number): void;
+}
+
 /** How one kind of stream frames what its channels send. */
 export interface Framing {
   /** The bytes the subscriber gets for a batch of channel `index`'s SSE bytes. */
@@ -39,6 +50,7 @@ export class Session {
   readonly #out: Subscriber;
   readonly #links: readonly (ChannelLink | null)[];
   readonly #options: SessionOptions;
+  readonly #watcher: SessionWatcher;
   #heartbeat: ReturnType<typeof setTimeout> | undefined;
   #recycle: ReturnType<typeof setTimeout> | undefined;
   #over = false;
@@ -46,9 +58,11 @@ export class Session {
   #replayEnd = 0;
 
   /** `links[i]` is null for a channel already deleted when the stream opened. */
-  constructor(links: readonly (ChannelLink | null)[], framing: Framing, opening: Uint8Array, options: SessionOptions) {
+  constructor(links: readonly (ChannelLink | null)[], framing: Framing, opening: Uint8Array, options: SessionOptions, watcher: SessionWatcher) {
     this.#links = links;
     this.#options = options;
+    // Before the links are bound: what they queued (a gap among it) is handed on at once.
+    this.#watcher = watcher;
     this.#out = new Subscriber({ pull: () => this.#pump(), cancel: () => this.#finish() }, READ_AHEAD_BYTES, 'replaying');
     this.#out.send(opening);
     for (const [index, link] of links.entries()) link?.bind(this.#handler(index, framing));
@@ -67,6 +81,8 @@ export class Session {
   #handler(index: number, framing: Framing): LinkHandler {
     return {
       message: (message) => {
+        // A replay step that opens with a `gap` event, which is sent on below: told once per gap.
+        if (message.gap) this.#watcher.gap(index);
         if (message.kind !== 'events') {
           // A replay step: asked for only while the reader has room, so never cut.
           if (message.payload.byteLength === 0) return;
@@ -100,8 +116,10 @@ export class Session {
   #tooSlow(): boolean {
     const taken = this.#out.sent - this.#out.unsent;
     if (this.#out.sent - Math.max(taken, this.#replayEnd) <= this.#options.maxBufferedBytes) return false;
-    this.#out.cut('subscriber too slow: over MAX_BUFFERED_BYTES unsent');
+    const unsent = this.#out.unsent;
+    this.#out.cut();
     this.#finish(CLOSE_TOO_SLOW);
+    this.#watcher.cut(unsent);
     return true;
   }
 

@@ -111,16 +111,19 @@ export class Subscriber {
   }
 
   /**
-   * Errors the stream: what is pending is freed at once and the client sees a broken
-   * stream, so EventSource reconnects with its Last-Event-ID.
+   * Ends the stream at once, dropping what is pending: its buffer is freed now, the reader
+   * gets only the whole chunks the runtime already took, then the end of the stream, and
+   * EventSource reconnects with its Last-Event-ID. Closed, not errored: erroring a body
+   * the runtime is sending makes workerd's own pump report "Uncaught (in promise)" with
+   * our error, once per cut, where no handler of ours can catch it (issue 11).
    */
-  cut(reason: string): void {
+  cut(): void {
     this.state = 'gone';
     if (this.#closed) return;
     this.#closed = true;
     this.#release();
     try {
-      this.#controller.error(new Error(reason));
+      this.#controller.close();
     } catch {
       // Already closed or errored.
     }

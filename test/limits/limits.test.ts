@@ -2,11 +2,27 @@
 // HEARTBEAT_SECONDS=1, MAX_SUBSCRIBERS=3, HISTORY_MAX_EVENTS=5, HISTORY_MAX_AGE_SECONDS=3,
 // IDEMPOTENCY_TTL_SECONDS=2, MAX_BUFFERED_BYTES=65536.
 import { env } from 'cloudflare:workers';
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
-import { AUTH, Stream, eventually, hub, parseSse, publish, publishIds, sleep, subscribe, uniqueChannel, within } from '../helpers';
+import { createExecutionContext, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it, vi } from 'vitest';
+import worker from '../../src/index';
+import { AUTH, HUB, Stream, eventually, hub, parseSse, publish, publishIds, sleep, subscribe, uniqueChannel } from '../helpers';
 
 const stubOf = (channel: string) => env.CHANNEL.get(env.CHANNEL.idFromName(channel));
+
+/** A recording stand-in for the METRICS binding (docs/operations.md, "Metrics"). */
+class Recorder {
+  readonly points: AnalyticsEngineDataPoint[] = [];
+  writeDataPoint(point?: AnalyticsEngineDataPoint): void {
+    this.points.push(point!);
+  }
+}
+
+/** A stream opened with METRICS bound to `metrics`: its gaps and cut are written there. */
+async function streamWith(metrics: Recorder, path: string, init?: RequestInit): Promise<Stream> {
+  return new Stream(await worker.fetch(new Request(`${HUB}${path}`, init), { ...env, METRICS: metrics }, createExecutionContext()));
+}
+
+const STREAM_ROUTE = 'GET /v1/channels/{channel}/events';
 
 async function info(channel: string) {
   return (await (await hub(`/v1/channels/${channel}`, { headers: AUTH })).json()) as {
@@ -74,6 +90,21 @@ describe('retention (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_SECONDS)', () => {
     expect(events.slice(1).map((e) => e.id)).toEqual(['4', '5', '6', '7', '8']);
     // stats (docs/api.md "Channel info and delete"): the gap sent, and the five retained as deliveries.
     expect((await info(channel)).stats).toMatchObject({ gaps: 1, resumes: 1, deliveries: 5 });
+    await stream.close();
+  });
+
+  it('writes one gap data point for the gap the stream is sent, after its subscribe point', async () => {
+    const channel = uniqueChannel();
+    await publishIds(channel, { events: Array.from({ length: 8 }, (_, i) => ({ data: `e${i + 1}` })) });
+    const metrics = new Recorder();
+    const stream = await streamWith(metrics, `/v1/channels/${channel}/events`, { headers: { 'Last-Event-ID': '1' } });
+    expect((await stream.events(6))[0]?.event).toBe('gap');
+    const [index] = metrics.points[0]?.indexes ?? [];
+    expect(index).toMatch(/^[0-9a-f]{32}$/);
+    expect(metrics.points).toEqual([
+      { indexes: [index], blobs: ['subscribe', channel, STREAM_ROUTE, 'resume'], doubles: [1] },
+      { indexes: [index], blobs: ['gap', channel, STREAM_ROUTE, ''], doubles: [1] },
+    ]);
     await stream.close();
   });
 
@@ -207,5 +238,38 @@ describe('slow subscribers (MAX_BUFFERED_BYTES)', () => {
     const resumed = await subscribe(channel, { headers: { 'Last-Event-ID': String(published - 5) } });
     expect((await resumed.events(5)).map((e) => Number(e.id))).toEqual([1, 2, 3, 4, 5].map((i) => published - 5 + i));
     await Promise.all([fast.close(), slow.close(), resumed.close()]);
+  });
+
+  it('a cut writes one cut data point and one log line, and ends the stream rather than erroring it', async () => {
+    const channel = uniqueChannel();
+    const metrics = new Recorder();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      const slow = await streamWith(metrics, `/v1/channels/${channel}/events`);
+      await slow.until((t) => t.includes(': connected'), 2000, 'the opening');
+      // Never read again: each publish of 64 kB waits unsent, and the next passes the limit.
+      const chunk = 'x'.repeat(16_000);
+      const isCut = () => metrics.points.some((p) => p.blobs?.[0] === 'cut');
+      for (let round = 0; round < 10 && !isCut(); round++) {
+        await publishIds(channel, { events: Array.from({ length: 4 }, () => ({ data: chunk })) });
+        await sleep(100);
+      }
+      await eventually(async () => isCut(), 3000, 'the cut data point');
+      const [subscribed, cut] = metrics.points;
+      expect(metrics.points).toHaveLength(2);
+      expect(subscribed).toMatchObject({ blobs: ['subscribe', channel, STREAM_ROUTE, 'new'], doubles: [1] });
+      expect(cut).toMatchObject({ indexes: subscribed?.indexes, blobs: ['cut', channel, STREAM_ROUTE, ''] });
+      const [channels = 0, unsentBytes = 0, openSeconds = -1] = cut?.doubles ?? [];
+      expect([channels, unsentBytes > 65_536, openSeconds >= 0]).toEqual([1, true, true]);
+      expect(warn.mock.calls.map((args) => JSON.parse(String(args[0])))).toEqual([
+        { level: 'warn', event: 'subscriber_cut', route: STREAM_ROUTE, channels: [channel], unsentBytes, openSeconds },
+      ]);
+      // What was waiting is dropped and the stream ends cleanly: EventSource reconnects with its Last-Event-ID.
+      expect(await slow.end(2000)).toBe(slow.text);
+      expect(slow.ended).toBe(true);
+      await eventually(async () => (await info(channel)).stats.cut === 1, 3000, 'stats.cut to be 1');
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
