@@ -133,7 +133,7 @@ export class Channel extends DurableObject<Env> {
   readonly #placement = new Placement();
   /** The relays named were read back from storage (once per instance, on the first attach). */
   #namedRead = false;
-  /** The counters, as saved (stats.ts): read once, then written with every change. */
+  /** The counters (stats.ts): read once, then written with every change (log.ts says where). */
   #stats: Stats;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -419,8 +419,12 @@ export class Channel extends DurableObject<Env> {
     }
     // No await from here to the return, and one transaction: all of a batch is stored or
     // none, and the output gate holds the frames and the reply until it is durable.
+    // Derived deliveries: each event to everyone subscribed now, relays' subscribers included.
+    const n = input.events.length;
+    const stats = addStats(this.#stats, { published: n, publishRequests: 1, deliveries: n * this.#sockets.subscribers });
     const { stored, body } = this.#log.transaction(() => {
-      const events = this.#log.append(input.events, now);
+      // The counters ride on the last event's row: counting writes no row of its own.
+      const events = this.#log.append(input.events, now, stats);
       const response = JSON.stringify({
         channel: input.channel,
         ids: events.map((e) => String(e.id)),
@@ -430,10 +434,9 @@ export class Channel extends DurableObject<Env> {
         this.#log.remember(idempotency.key, { fingerprint: idempotency.fingerprint, response }, now + this.#config.idempotencyTtlMs);
       }
       this.#log.trim(this.#config.historyMaxEvents);
-      // Derived deliveries: each event to everyone subscribed now, relays' subscribers included.
-      this.#count({ published: events.length, publishRequests: 1, deliveries: events.length * this.#sockets.subscribers });
       return { stored: events, body: response };
     });
+    this.#stats = stats;
     this.#ensureAlarm(Math.min(now + this.#config.historyMaxAgeMs, idempotency ? now + this.#config.idempotencyTtlMs : Infinity));
     this.#queue(stored);
     return { kind: 'published', body };

@@ -33,7 +33,8 @@ const SCHEMA = `
     id INTEGER PRIMARY KEY,
     time INTEGER NOT NULL,
     event TEXT NOT NULL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    stats TEXT
   );
   DROP INDEX IF EXISTS events_time;
   CREATE TABLE IF NOT EXISTS meta (
@@ -60,7 +61,13 @@ const SCHEMA = `
   );
 `;
 
-/** One row for all the counters, so that saving them is one row written (rows written are billed). */
+/**
+ * The counters live in two places, each written only where a row is written anyway: the
+ * last event of each publish carries them all (JSON in `events.stats`), so a publish
+ * writes no row more than its events; other changes (an attach, a cut, a relay's report)
+ * save the one row of `stats`. Every counter only grows until a delete resets them all,
+ * so the newer of the two is, counter by counter, the larger.
+ */
 const SAVE_STATS = `INSERT INTO stats (id, ${STAT_NAMES.join(', ')}) VALUES (1, ${STAT_NAMES.map(() => '?').join(', ')})
   ON CONFLICT (id) DO UPDATE SET ${STAT_NAMES.map((name) => `${name} = excluded.${name}`).join(', ')}`;
 
@@ -72,6 +79,12 @@ export class EventLog {
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
     this.sql.exec(SCHEMA);
+    // A log created before the counters has no stats column: add it (once; it fails after).
+    try {
+      this.sql.exec('ALTER TABLE events ADD COLUMN stats TEXT');
+    } catch {
+      // It is there already.
+    }
     this.#load();
   }
 
@@ -126,11 +139,16 @@ export class EventLog {
     return oldest === null ? 0 : this.#lastId - oldest + 1;
   }
 
-  /** Stores events with the next ids and reopens a closed channel. */
-  append(events: ReadonlyArray<{ event: string; data: string }>, time: number): StoredEvent[] {
+  /**
+   * Stores events with the next ids and reopens a closed channel. The last one carries
+   * `stats`, the counters as they are with this publish counted.
+   */
+  append(events: ReadonlyArray<{ event: string; data: string }>, time: number, stats: Stats): StoredEvent[] {
+    const last = events.length - 1;
     const stored = events.map(({ event, data }, i) => {
       const id = this.#lastId + i + 1;
-      this.sql.exec('INSERT INTO events (id, time, event, data) VALUES (?, ?, ?, ?)', id, time, event, data);
+      const counters = i === last ? JSON.stringify(stats) : null;
+      this.sql.exec('INSERT INTO events (id, time, event, data, stats) VALUES (?, ?, ?, ?, ?)', id, time, event, data, counters);
       return { id, event, data, time };
     });
     this.#lastId += stored.length;
@@ -193,7 +211,17 @@ export class EventLog {
   /** The channel's counters as last saved; zero before the first save and after a delete. */
   stats(): Stats {
     const row = this.sql.exec<Stats>(`SELECT ${STAT_NAMES.join(', ')} FROM stats WHERE id = 1`).toArray()[0];
-    return row ? { ...row } : emptyStats();
+    const saved = row ? { ...row } : emptyStats();
+    const published = this.#publishedStats();
+    if (published === null) return saved;
+    for (const name of STAT_NAMES) saved[name] = Math.max(saved[name], published[name] ?? 0);
+    return saved;
+  }
+
+  /** The counters the newest event carries (the last publish's), if any is retained. */
+  #publishedStats(): Partial<Stats> | null {
+    const row = this.sql.exec<{ stats: string | null }>('SELECT stats FROM events ORDER BY id DESC LIMIT 1').toArray()[0];
+    return row?.stats ? (JSON.parse(row.stats) as Partial<Stats>) : null;
   }
 
   saveStats(stats: Stats): void {
@@ -202,7 +230,7 @@ export class EventLog {
 
   /** Empties the log, forgets the keys and resets the counters; the id sequence goes on. */
   close(): void {
-    this.#empty();
+    this.#empty(false);
     this.sql.exec('DELETE FROM idempotency');
     this.sql.exec('DELETE FROM stats');
     this.#closed = true;
@@ -231,10 +259,14 @@ export class EventLog {
     );
   }
 
-  /** Empties the log, keeping the last id in `meta` first: with no event left, it is the only record of it. */
-  #empty(): void {
+  /**
+   * Empties the log, keeping the last id in `meta` and the last publish's counters in
+   * `stats` first: with no event left, they are their only record.
+   */
+  #empty(keepStats = true): void {
     if (this.oldestId() === null) return;
     if (this.#meta('last_id') !== this.#lastId) this.#setMeta('last_id', this.#lastId);
+    if (keepStats && this.#publishedStats() !== null) this.saveStats(this.stats());
     this.sql.exec('DELETE FROM events');
   }
 

@@ -1,7 +1,8 @@
 // docs/api.md "Channel info and delete": the channel's `stats`, what each counter counts, that
 // they survive eviction, reset with a delete, and need publish rights like the rest of info.
 import { env } from 'cloudflare:workers';
-import { evictDurableObject } from 'cloudflare:test';
+import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
+import type { Channel } from '../src/channel';
 import { describe, expect, it } from 'vitest';
 import { AUTH, errorOf, eventually, hub, publish, publishIds, subscribe, uniqueChannel } from './helpers';
 
@@ -86,6 +87,47 @@ describe('stats', () => {
     expect(await stats(channel)).toEqual(ZERO);
     await publishIds(channel, 'b');
     expect(await stats(channel)).toEqual({ ...ZERO, published: 1, publishRequests: 1 });
+  });
+
+  it('cost a publish no row written: its events carry them (rows written are billed, docs/cost.md)', async () => {
+    const channel = uniqueChannel();
+    const subscriber = await subscribe(channel);
+    // Every row any statement writes while the object stores one publish, as SQLite counts them.
+    const rowsWritten = (events: number) =>
+      runInDurableObject(stubOf(channel), (instance: Channel, state) => {
+        const sql = state.storage.sql;
+        const exec = sql.exec;
+        const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
+        sql.exec = ((query: string, ...bindings: unknown[]) => {
+          const cursor = exec.call(sql, query, ...bindings);
+          cursors.push(cursor);
+          return cursor;
+        }) as typeof sql.exec;
+        try {
+          instance.publish({ channel, events: Array.from({ length: events }, (_, i) => ({ event: 'message', data: `e${i}` })) });
+        } finally {
+          sql.exec = exec;
+        }
+        return cursors.reduce((n, c) => n + c.rowsWritten, 0);
+      });
+    expect(await rowsWritten(1)).toBe(1);
+    expect(await rowsWritten(3)).toBe(3);
+    expect(await stats(channel)).toMatchObject({ published: 4, publishRequests: 2, deliveries: 4 });
+    await subscriber.close();
+  });
+
+  it('keep the last publish\'s counts when retention empties the log', async () => {
+    const channel = uniqueChannel();
+    await publishIds(channel, { events: [{ data: 'a' }, { data: 'b' }] });
+    await runInDurableObject(stubOf(channel), (_: Channel, state) => {
+      // Every event aged out: what the retention alarm does to an old log.
+      state.storage.sql.exec('UPDATE events SET time = 0');
+    });
+    const info = (await (await hub(`/v1/channels/${channel}`, { headers: AUTH })).json()) as { retained: number; stats: Stats };
+    expect(info.retained).toBe(0);
+    expect(info.stats).toEqual({ ...ZERO, published: 2, publishRequests: 1 });
+    await evictDurableObject(stubOf(channel));
+    expect(await stats(channel)).toEqual({ ...ZERO, published: 2, publishRequests: 1 });
   });
 
   it('need publish rights, like the rest of the channel info', async () => {
