@@ -36,7 +36,14 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              bindings: { HEARTBEAT_SECONDS: '1', RELAY_AFTER: '1', RELAY_SIZE: '2', MAX_SUBSCRIBERS: '29', MAX_BUFFERED_BYTES: '65536', HISTORY_MAX_EVENTS: '50' },
+              bindings: {
+                HEARTBEAT_SECONDS: '1',
+                RELAY_AFTER: '1',
+                RELAY_SIZE: '2',
+                MAX_SUBSCRIBERS: '29',
+                MAX_BUFFERED_BYTES: '65536',
+                HISTORY_MAX_EVENTS: '50',
+              },
             },
           }),
         ],

@@ -49,15 +49,24 @@ try {
     const result = await runWorkload(instance, workload, { log: console.log });
     perf.kill('SIGINT');
     await new Promise((r) => perf.once('exit', r));
-    console.log(`\n${spec}: delivered ${result.delivered}/${result.expected}, p99 ${result.p99?.toFixed(1)} ms, ${result.cpuUsPerDelivery.toFixed(1)} µs CPU per delivery; perf data: ${perfData}`);
-    const report = (sort, limit) => execFileSync('perf', ['report', '-i', perfData, '--no-children', '--sort', sort, '--stdio', '-q', '-g', 'none', '--percent-limit', limit], { encoding: 'utf8', maxBuffer: 64 << 20 }).trim();
+    console.log(
+      `\n${spec}: delivered ${result.delivered}/${result.expected}, p99 ${result.p99?.toFixed(1)} ms, ${result.cpuUsPerDelivery.toFixed(1)} µs CPU per delivery; perf data: ${perfData}`,
+    );
+    const report = (sort, limit) =>
+      execFileSync('perf', ['report', '-i', perfData, '--no-children', '--sort', sort, '--stdio', '-q', '-g', 'none', '--percent-limit', limit], {
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      }).trim();
     console.log('\nperf, workerd process, by shared object:');
     console.log(report('dso', '0.5'));
     // Coarse buckets over every sampled symbol.
     const buckets = [
       ['kernel (TCP, scheduling, syscalls)', (dso) => dso.includes('kernel')],
       ['JavaScript (JIT code: Herald, Hono)', (dso) => dso.startsWith('[JIT]')],
-      ['web streams (ReadableStream, pumping to the socket)', (_, sym) => /workerd::api::.*(Stream|Queue|pump|Readable|Writable)|pumpTo|ValueQueue|ByteQueue/i.test(sym)],
+      [
+        'web streams (ReadableStream, pumping to the socket)',
+        (_, sym) => /workerd::api::.*(Stream|Queue|pump|Readable|Writable)|pumpTo|ValueQueue|ByteQueue/i.test(sym),
+      ],
       ['HTTP server and async I/O (Rust: hyper, tokio, futures)', (_, sym) => /hyper|tokio|futures_|kj_rs|listen_http|mio::|serve_connection/.test(sym)],
       ['V8 engine (handles, GC, calls into JS)', (_, sym) => /v8::|Builtins_|cppgc|heap::/.test(sym)],
       ['JS bindings (jsg)', (_, sym) => /workerd::jsg|jsg::/.test(sym)],
@@ -76,11 +85,19 @@ try {
     console.log('\nperf, workerd process, coarse buckets (by symbol name):');
     for (const [name, pct] of [...sums].sort((a, b) => b[1] - a[1])) console.log(`${pct.toFixed(1).padStart(6)} %  ${name}`);
     console.log('\nperf, top symbols:');
-    console.log(report('dso,sym', '0.6').split('\n').map((l) => l.slice(0, 200)).join('\n'));
+    console.log(
+      report('dso,sym', '0.6')
+        .split('\n')
+        .map((l) => l.slice(0, 200))
+        .join('\n'),
+    );
     process.exitCode = 0;
   } else {
     // The target's own inspector sessions: workerd serves one per isolate.
-    const isolates = instance.isolates.edge === instance.isolates.object ? { worker: instance.isolates.edge } : { object: instance.isolates.object, edge: instance.isolates.edge };
+    const isolates =
+      instance.isolates.edge === instance.isolates.object
+        ? { worker: instance.isolates.edge }
+        : { object: instance.isolates.object, edge: instance.isolates.edge };
     for (const s of Object.values(isolates)) {
       await s.call('Profiler.enable');
       await s.call('Profiler.setSamplingInterval', { interval: 200 });
@@ -100,9 +117,11 @@ try {
         },
       },
     });
-    console.log(`\n${spec} on ${target.name}: delivered ${result.delivered}/${result.expected}, p99 ${result.p99?.toFixed(1)} ms, ${result.cpuUsPerDelivery.toFixed(1)} µs CPU per delivery (profiler on), ${((now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `\n${spec} on ${target.name}: delivered ${result.delivered}/${result.expected}, p99 ${result.p99?.toFixed(1)} ms, ${result.cpuUsPerDelivery.toFixed(1)} µs CPU per delivery (profiler on), ${((now() - t0) / 1000).toFixed(1)} s`,
+    );
     // Keep the bundle the profiles' line numbers refer to, and quote the hot lines.
-    const bundleOut = out.replace(/\.cpuprofile$/, '') + '.bundle.js';
+    const bundleOut = `${out.replace(/\.cpuprofile$/, '')}.bundle.js`;
     await copyFile(instance.bundle, bundleOut);
     const text = await readFile(bundleOut, 'utf8');
     const lines = text.split('\n');
@@ -111,9 +130,18 @@ try {
       const file = out.replace(/\.cpuprofile$/, `-${name}.cpuprofile`);
       await writeFile(file, JSON.stringify(profile));
       const sum = summarizeProfile(profile, fileOf, 200);
-      console.log(`\n${name} isolate (${file}): ${(sum.busyUs / 1000).toFixed(0)} ms of CPU = ${((100 * sum.busyUs) / cpuUs).toFixed(1)} % of the process's ${(cpuUs / 1000).toFixed(0)} ms, ${(sum.busyUs / result.delivered).toFixed(1)} µs per delivery`);
-      console.log(`  by source file (native code charged to its JavaScript caller): ${Object.entries(sum.files).sort((a, b) => b[1] - a[1]).map(([f, us]) => `${f} ${(us / 1000).toFixed(0)} ms`).join(', ')}`);
-      console.log(`  garbage collector ${(sum.gcUs / 1000).toFixed(0)} ms, native under the isolate's lock with no JavaScript on the stack ${(sum.programUs / 1000).toFixed(0)} ms (sampling period ${sum.periodUs} µs, ${sum.samples} samples)`);
+      console.log(
+        `\n${name} isolate (${file}): ${(sum.busyUs / 1000).toFixed(0)} ms of CPU = ${((100 * sum.busyUs) / cpuUs).toFixed(1)} % of the process's ${(cpuUs / 1000).toFixed(0)} ms, ${(sum.busyUs / result.delivered).toFixed(1)} µs per delivery`,
+      );
+      console.log(
+        `  by source file (native code charged to its JavaScript caller): ${Object.entries(sum.files)
+          .sort((a, b) => b[1] - a[1])
+          .map(([f, us]) => `${f} ${(us / 1000).toFixed(0)} ms`)
+          .join(', ')}`,
+      );
+      console.log(
+        `  garbage collector ${(sum.gcUs / 1000).toFixed(0)} ms, native under the isolate's lock with no JavaScript on the stack ${(sum.programUs / 1000).toFixed(0)} ms (sampling period ${sum.periodUs} µs, ${sum.samples} samples)`,
+      );
       // Self time by function (JS), one sampling period per sample.
       const byId = new Map(profile.nodes.map((n) => [n.id, n]));
       const self = new Map();

@@ -48,7 +48,17 @@ import { renderRelaysReport } from './lib/relays-report.mjs';
 import { renderReport } from './lib/report.mjs';
 import { runInspected } from './lib/inspect.mjs';
 import { runHeap, runMicro, runWakeup, runWorkload } from './lib/workload.mjs';
-import { heraldDev, heraldNorelay, heraldNorelayTarget, heraldOld, heraldRelays, heraldRelaysTarget, heraldShared, heraldWorkerd, workerdFloor } from './targets/herald.mjs';
+import {
+  heraldDev,
+  heraldNorelay,
+  heraldNorelayTarget,
+  heraldOld,
+  heraldRelays,
+  heraldRelaysTarget,
+  heraldShared,
+  heraldWorkerd,
+  workerdFloor,
+} from './targets/herald.mjs';
 import { nchan, nchanVersion } from './targets/nchan.mjs';
 import { nodeBroadcast } from './targets/node-broadcast.mjs';
 
@@ -93,7 +103,21 @@ const RELAYS_QUICK_WORKLOADS = [
 const RELAYS_INFO_AFTER_MS = 2500;
 
 function parseArgs(argv) {
-  const args = { quick: false, runs: undefined, targets: undefined, workloads: undefined, inspect: undefined, wakeup: undefined, wakeupQuiet: 12, deadlineMin: 40, out: undefined, micro: true, suite: undefined, relayAfter: undefined, relaySize: undefined };
+  const args = {
+    quick: false,
+    runs: undefined,
+    targets: undefined,
+    workloads: undefined,
+    inspect: undefined,
+    wakeup: undefined,
+    wakeupQuiet: 12,
+    deadlineMin: 40,
+    out: undefined,
+    micro: true,
+    suite: undefined,
+    relayAfter: undefined,
+    relaySize: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -106,9 +130,16 @@ function parseArgs(argv) {
     else if (a.startsWith('--runs')) args.runs = Number(value());
     else if (a.startsWith('--targets')) args.targets = value().split(',').filter(Boolean);
     else if (a.startsWith('--workloads')) args.workloads = value().split(',').filter(Boolean);
-    else if (a.startsWith('--inspect')) args.inspect = value().split(',').filter((w) => w && w !== 'none');
+    else if (a.startsWith('--inspect'))
+      args.inspect = value()
+        .split(',')
+        .filter((w) => w && w !== 'none');
     else if (a.startsWith('--wakeup-quiet')) args.wakeupQuiet = Number(value());
-    else if (a.startsWith('--wakeup')) args.wakeup = value().split(',').filter((w) => w && w !== 'none').map(Number);
+    else if (a.startsWith('--wakeup'))
+      args.wakeup = value()
+        .split(',')
+        .filter((w) => w && w !== 'none')
+        .map(Number);
     else if (a.startsWith('--deadline-min')) args.deadlineMin = Number(value());
     else if (a.startsWith('--out')) args.out = value();
     else if (a.startsWith('--render')) args.render = value();
@@ -116,7 +147,12 @@ function parseArgs(argv) {
     else if (a.startsWith('--relay-after')) args.relayAfter = Number(value());
     else if (a.startsWith('--relay-size')) args.relaySize = Number(value());
     else if (a === '--help' || a === '-h') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).join('\n'));
+      console.log(
+        readFileSync(fileURLToPath(import.meta.url), 'utf8')
+          .split('\n')
+          .filter((l) => l.startsWith('//'))
+          .join('\n'),
+      );
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
@@ -134,7 +170,10 @@ function workloadFromSpec(spec) {
 const args = parseArgs(process.argv.slice(2));
 if (args.suite !== undefined && args.suite !== 'relays') throw new Error(`unknown suite ${args.suite}: relays`);
 const relaysSuite = args.suite === 'relays';
-for (const [option, v] of [['--relay-after', args.relayAfter], ['--relay-size', args.relaySize]]) {
+for (const [option, v] of [
+  ['--relay-after', args.relayAfter],
+  ['--relay-size', args.relaySize],
+]) {
   if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= 30_000)) throw new Error(`${option}: a whole number from 0 to 30000`);
   if (v !== undefined && !relaysSuite) throw new Error(`${option} goes with --suite relays`);
 }
@@ -161,7 +200,13 @@ const relaySize = args.relaySize ?? (args.quick ? 10 : 1000);
 const suiteTargets = relaysSuite ? [heraldRelaysTarget({ relayAfter, relaySize }), heraldNorelayTarget({ relaySize })] : [];
 const knownTargets = [...suiteTargets, ...TARGETS.filter((t) => !suiteTargets.some((s) => s.name === t.name))];
 const targets = args.targets
-  ? args.targets.map((n) => knownTargets.find((t) => t.name === n) ?? (() => { throw new Error(`unknown target ${n}: ${knownTargets.map((t) => t.name).join(', ')}`); })())
+  ? args.targets.map(
+      (n) =>
+        knownTargets.find((t) => t.name === n) ??
+        (() => {
+          throw new Error(`unknown target ${n}: ${knownTargets.map((t) => t.name).join(', ')}`);
+        })(),
+    )
   : relaysSuite
     ? suiteTargets
     : DEFAULT_TARGETS;
@@ -199,7 +244,11 @@ const info = {
   node: process.version,
   fdLimit,
   runs,
-  targets: targets.map(({ name, description, relayAfter, relaySize }) => ({ name, description, ...(relayAfter !== undefined ? { relayAfter, relaySize } : {}) })),
+  targets: targets.map(({ name, description, relayAfter, relaySize }) => ({
+    name,
+    description,
+    ...(relayAfter !== undefined ? { relayAfter, relaySize } : {}),
+  })),
   ...(relaysSuite ? { suite: 'relays', relayAfter, relaySize, infoAfterMs: RELAYS_INFO_AFTER_MS } : {}),
   workloads,
   inspects,
@@ -283,7 +332,8 @@ for (let run = 1; run <= runs; run++) {
           log(reason);
           continue;
         }
-        if (need > fdLimit) fdNote = `${target.name} needs about ${need.toLocaleString('en-US')} open files in one process for ${job.workload.subscribers.toLocaleString('en-US')} subscribers (${target.fdsPerSubscriber} per subscriber) and the limit is ${fdLimit.toLocaleString('en-US')}: the last subscribers can fail to open for that reason alone`;
+        if (need > fdLimit)
+          fdNote = `${target.name} needs about ${need.toLocaleString('en-US')} open files in one process for ${job.workload.subscribers.toLocaleString('en-US')} subscribers (${target.fdsPerSubscriber} per subscriber) and the limit is ${fdLimit.toLocaleString('en-US')}: the last subscribers can fail to open for that reason alone`;
       }
       const t0 = Date.now();
       try {
@@ -292,7 +342,11 @@ for (let run = 1; run <= runs; run++) {
           if (job.kind === 'heap') return runHeap(instance, { subscribers: args.quick ? 200 : 2000 });
           if (job.kind === 'wakeup') {
             // Only the current design hibernates: a second, longer quiet is tried there only.
-            const r = await runWakeup(instance, { subscribers: job.workload.subscribers, quietS: args.wakeupQuiet, retryQuietS: target === heraldOld ? undefined : 20 }, { log });
+            const r = await runWakeup(
+              instance,
+              { subscribers: job.workload.subscribers, quietS: args.wakeupQuiet, retryQuietS: target === heraldOld ? undefined : 20 },
+              { log },
+            );
             if (r.deliveries < r.expectedDeliveries || r.connected < r.subscribers) r.targetSaid = problemLines(instance.output?.() ?? '');
             return r;
           }
@@ -314,16 +368,27 @@ for (let run = 1; run <= runs; run++) {
           log(`single ${fmt(r.singleAcksPerSec, 0)} acks/s, batch ${fmt(r.batchEventsPerSec, 0)} ev/s, replay 1000 in ${fmt(r.replay1000Ms, 0)} ms ${secs}`);
         } else if (job.kind === 'wakeup') {
           const p = (x) => `ack ${fmt(x.ackMs)} ms, all ${x.received}/${r.connected} in ${fmt(x.allMs)} ms, ${fmt(x.cpuMs)} ms CPU`;
-          log(`${r.connected}/${r.subscribers} open, hibernated after ${r.quietS} s: ${r.hibernated}; first: ${p(r.first)}; second: ${p(r.second)}; counted ${r.countedBefore} → ${r.countedAfter} ${secs}`);
+          log(
+            `${r.connected}/${r.subscribers} open, hibernated after ${r.quietS} s: ${r.hibernated}; first: ${p(r.first)}; second: ${p(r.second)}; counted ${r.countedBefore} → ${r.countedAfter} ${secs}`,
+          );
         } else {
           const prof = r.profile;
           log(
             `${r.connected}/${r.subscribers} open in ${fmt(r.connectMs, 0)} ms, delivered ${r.delivered}/${r.expected}, p50 ${fmt(r.p50)} p99 ${fmt(r.p99)} ms, ` +
               `${fmt(r.cpuUsPerDelivery)} µs CPU/delivery, ${fmt(r.memKBPerSubscriber)} KB/sub, gen ${fmt(r.genCores * 100, 0)}% of a core` +
-              (prof ? `; object ${fmt(prof.object.share * 100)} % (${fmt(prof.object.usPerDelivery)} µs/delivery), edge ${fmt(prof.edge.share * 100)} %, heap object ${fmt(r.objectHeapKBPerSubscriber, 2)} KB/sub, edge ${fmt(r.edgeHeapKBPerSubscriber, 2)} KB/sub` : '') +
-              (prof && relaysSuite ? `; root ${fmt(prof.object.busyUs / r.published, 0)} µs/event${prof.relay ? `, relay isolate ${fmt(prof.relay.usPerDelivery, 2)} µs/delivery` : ''}` : '') +
+              (prof
+                ? `; object ${fmt(prof.object.share * 100)} % (${fmt(prof.object.usPerDelivery)} µs/delivery), edge ${fmt(prof.edge.share * 100)} %, heap object ${fmt(r.objectHeapKBPerSubscriber, 2)} KB/sub, edge ${fmt(r.edgeHeapKBPerSubscriber, 2)} KB/sub`
+                : '') +
+              (prof && relaysSuite
+                ? `; root ${fmt(prof.object.busyUs / r.published, 0)} µs/event${prof.relay ? `, relay isolate ${fmt(prof.relay.usPerDelivery, 2)} µs/delivery` : ''}`
+                : '') +
               (r.channelInfo ? `; info: ${r.channelInfo.error ?? `${r.channelInfo.subscribers} subscribers, ${r.channelInfo.relays} relays`}` : '') +
-              (r.threads ? `; busiest workerd threads ${r.threads.slice(0, 3).map((x) => `${x.name} ${fmt(x.ms, 0)} ms`).join(', ')}` : '') +
+              (r.threads
+                ? `; busiest workerd threads ${r.threads
+                    .slice(0, 3)
+                    .map((x) => `${x.name} ${fmt(x.ms, 0)} ms`)
+                    .join(', ')}`
+                : '') +
               ` ${secs}`,
           );
         }
@@ -342,11 +407,11 @@ const report = relaysSuite ? renderRelaysReport({ info, results, targets: info.t
 console.log(`\n${report.summary}`);
 if (out) {
   await writeReport(out, report);
-  await writeFile(out.replace(/\.md$/, '') + '.json', JSON.stringify({ info, results }, null, 1) + '\n');
-  log(`written to ${path.relative(ROOT, out)} and ${path.relative(ROOT, out.replace(/\.md$/, '') + '.json')} (${fmt(info.elapsedMin)} min)`);
+  await writeFile(`${out.replace(/\.md$/, '')}.json`, `${JSON.stringify({ info, results }, null, 1)}\n`);
+  log(`written to ${path.relative(ROOT, out)} and ${path.relative(ROOT, `${out.replace(/\.md$/, '')}.json`)} (${fmt(info.elapsedMin)} min)`);
 } else {
   const file = path.join(os.tmpdir(), `herald-bench-${Date.now()}.json`);
-  await writeFile(file, JSON.stringify({ info, results }, null, 1) + '\n');
+  await writeFile(file, `${JSON.stringify({ info, results }, null, 1)}\n`);
   log(`raw results in ${file} (${fmt(info.elapsedMin)} min; pass --out FILE to write the report)`);
 }
 process.exit(0);
@@ -394,7 +459,13 @@ async function versions() {
 function source() {
   try {
     const git = (...a) => execFileSync('git', a, { cwd: ROOT, encoding: 'utf8' });
-    return { head: git('rev-parse', '--short', 'HEAD').trim(), changed: git('status', '--porcelain', '--', 'src', 'wrangler.toml').split('\n').filter(Boolean).map((l) => l.slice(3)) };
+    return {
+      head: git('rev-parse', '--short', 'HEAD').trim(),
+      changed: git('status', '--porcelain', '--', 'src', 'wrangler.toml')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.slice(3)),
+    };
   } catch {
     return null;
   }

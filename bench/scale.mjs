@@ -131,11 +131,16 @@ const DESIGN = {
 /** DOCUMENTED prices (docs/cost.md, Workers Paid; read 2026-12) and limits. */
 const PRICES = {
   monthS: 2_592_000, // docs/cost.md: a month is 30 days
-  workerReqIncl: 10e6, workerReqPerM: 0.30,
-  workerCpuInclMs: 30e6, workerCpuPerMms: 0.02,
-  doReqIncl: 1e6, doReqPerM: 0.15,
-  doGbsIncl: 400_000, doGbsPerM: 12.50,
-  rowsWIncl: 50e6, rowsWPerM: 1.00,
+  workerReqIncl: 10e6,
+  workerReqPerM: 0.3,
+  workerCpuInclMs: 30e6,
+  workerCpuPerMms: 0.02,
+  doReqIncl: 1e6,
+  doReqPerM: 0.15,
+  doGbsIncl: 400_000,
+  doGbsPerM: 12.5,
+  rowsWIncl: 50e6,
+  rowsWPerM: 1.0,
   gbPerObject: 0.128,
   plan: 5,
   wsIncomingPerRequest: 20, // incoming WebSocket messages bill at 20:1
@@ -179,9 +184,15 @@ const REGIONS = ['wnam', 'enam', 'sam', 'weur', 'eeur', 'apac', 'oc', 'afr', 'me
  * publish which data centres host objects for a hint): an ASSUMPTION.
  */
 const AZURE_PROXY = {
-  wnam: 'West US', enam: 'East US', sam: 'Brazil South', weur: 'West Europe',
-  eeur: 'Poland North', apac: 'Southeast Asia', oc: 'Australia East',
-  afr: 'South Africa North', me: 'UAE North',
+  wnam: 'West US',
+  enam: 'East US',
+  sam: 'Brazil South',
+  weur: 'West Europe',
+  eeur: 'Poland North',
+  apac: 'Southeast Asia',
+  oc: 'Australia East',
+  afr: 'South Africa North',
+  me: 'UAE North',
 };
 
 /**
@@ -192,16 +203,41 @@ const AZURE_PROXY = {
  * 06/20/2024). Each pair is the mean of the two directions the tables give.
  */
 const RTT_PAIRS = {
-  'wnam-enam': 72.5, 'wnam-sam': 186, 'wnam-weur': 154.5, 'wnam-eeur': 174, 'wnam-apac': 171.5,
-  'wnam-oc': 140, 'wnam-afr': 294.5, 'wnam-me': 254.5,
-  'enam-sam': 117.5, 'enam-weur': 89.5, 'enam-eeur': 112, 'enam-apac': 233.5, 'enam-oc': 201,
-  'enam-afr': 226, 'enam-me': 185.5,
-  'sam-weur': 185.5, 'sam-eeur': 209.5, 'sam-apac': 343.5, 'sam-oc': 316.5, 'sam-afr': 326.5,
+  'wnam-enam': 72.5,
+  'wnam-sam': 186,
+  'wnam-weur': 154.5,
+  'wnam-eeur': 174,
+  'wnam-apac': 171.5,
+  'wnam-oc': 140,
+  'wnam-afr': 294.5,
+  'wnam-me': 254.5,
+  'enam-sam': 117.5,
+  'enam-weur': 89.5,
+  'enam-eeur': 112,
+  'enam-apac': 233.5,
+  'enam-oc': 201,
+  'enam-afr': 226,
+  'enam-me': 185.5,
+  'sam-weur': 185.5,
+  'sam-eeur': 209.5,
+  'sam-apac': 343.5,
+  'sam-oc': 316.5,
+  'sam-afr': 326.5,
   'sam-me': 287,
-  'weur-eeur': 23.5, 'weur-apac': 190, 'weur-oc': 286.5, 'weur-afr': 163, 'weur-me': 122.5,
-  'eeur-apac': 203.5, 'eeur-oc': 302, 'eeur-afr': 179.5, 'eeur-me': 136,
-  'apac-oc': 93, 'apac-afr': 187.5, 'apac-me': 89,
-  'oc-afr': 279.5, 'oc-me': 180,
+  'weur-eeur': 23.5,
+  'weur-apac': 190,
+  'weur-oc': 286.5,
+  'weur-afr': 163,
+  'weur-me': 122.5,
+  'eeur-apac': 203.5,
+  'eeur-oc': 302,
+  'eeur-afr': 179.5,
+  'eeur-me': 136,
+  'apac-oc': 93,
+  'apac-afr': 187.5,
+  'apac-me': 89,
+  'oc-afr': 279.5,
+  'oc-me': 180,
   'afr-me': 103,
 };
 
@@ -243,8 +279,16 @@ const SPREAD_RAW = { wnam: 2.9, enam: 7.6, sam: 7.2, weur: 10.3, eeur: 5.6, apac
  * (source: centrifugal/centrifugal.dev, blog/2020-02-10-million-connections-with-centrifugo.md).
  */
 const CENTRIFUGO = {
-  connections: 1_000_000, pods: 20, cpus: 40, ramGB: 27, deliveredPerMin: 28e6,
-  p99ms: 200, redisShards: 5, redisCpuEach: 0.32, idleCpus: 10, messageBytes: 100,
+  connections: 1_000_000,
+  pods: 20,
+  cpus: 40,
+  ramGB: 27,
+  deliveredPerMin: 28e6,
+  p99ms: 200,
+  redisShards: 5,
+  redisCpuEach: 0.32,
+  idleCpus: 10,
+  messageBytes: 100,
   churnPerMin: 200_000,
   workload: 'each connection on 2 channels: a personal one and a group of 10 subscribers (about 1.1 million channels)',
 };
@@ -264,7 +308,7 @@ function mulberry32(seed) {
   };
 }
 
-const rtt = (a, b) => (a === b ? 2 * ASSUMED.sameRegionOneWay : RTT_PAIRS[`${a}-${b}`] ?? RTT_PAIRS[`${b}-${a}`]);
+const rtt = (a, b) => (a === b ? 2 * ASSUMED.sameRegionOneWay : (RTT_PAIRS[`${a}-${b}`] ?? RTT_PAIRS[`${b}-${a}`]));
 const oneWay = (a, b) => rtt(a, b) / 2;
 
 const SPREAD = (() => {
@@ -282,8 +326,7 @@ function apportion(n, shares) {
   return Object.fromEntries(REGIONS.map((r, i) => [r, out[i]]));
 }
 
-const fmt = (v, digits = 0) =>
-  v === Infinity ? '∞' : Number(v).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmt = (v, digits = 0) => (v === Infinity ? '∞' : Number(v).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
 const money = (v) => `$${fmt(v, v < 100 ? 2 : 0)}`;
 
 // ---------------------------------------------------------------------------------------
@@ -338,7 +381,7 @@ function background(topo, { cSend, place, tOpen = MEASURED.tOpen }) {
   const opensPerSec = topo.N / DESIGN.streamMaxS;
   const rootReqPerSec = opensPerSec * place.rootPerOpen;
   const countMsgsPerSec = topo.relays.reduce((s, r) => s + countChangeProbability(r.n) / DESIGN.countEveryS, 0);
-  const util = rootReqPerSec * tOpen / 1000 + countMsgsPerSec * cSend * ASSUMED.cCountMsgFactor / 1000;
+  const util = (rootReqPerSec * tOpen) / 1000 + (countMsgsPerSec * cSend * ASSUMED.cCountMsgFactor) / 1000;
   return { opensPerSec, rootReqPerSec, countMsgsPerSec, util };
 }
 
@@ -357,25 +400,44 @@ class EventQueue {
   #next = 0;
   #n = 0;
   #seq = 0;
-  get size() { return this.#n; }
+  get size() {
+    return this.#n;
+  }
   /** The time of the first event, or Infinity. */
-  get first() { return this.#n > 0 ? this.#t[this.#heap[0]] : Infinity; }
+  get first() {
+    return this.#n > 0 ? this.#t[this.#heap[0]] : Infinity;
+  }
   #grow() {
     const cap = this.#cap * 2;
-    const grow = (a, n) => { const b = new a.constructor(n); b.set(a); return b; };
-    this.#t = grow(this.#t, cap); this.#q = grow(this.#q, cap); this.#f = grow(this.#f, cap * 5); this.#heap = grow(this.#heap, cap);
+    const grow = (a, n) => {
+      const b = new a.constructor(n);
+      b.set(a);
+      return b;
+    };
+    this.#t = grow(this.#t, cap);
+    this.#q = grow(this.#q, cap);
+    this.#f = grow(this.#f, cap * 5);
+    this.#heap = grow(this.#heap, cap);
     this.#cap = cap;
   }
-  #less(x, y) { return this.#t[x] < this.#t[y] || (this.#t[x] === this.#t[y] && this.#q[x] < this.#q[y]); }
+  #less(x, y) {
+    return this.#t[x] < this.#t[y] || (this.#t[x] === this.#t[y] && this.#q[x] < this.#q[y]);
+  }
   push(t, type, a = 0, b = 0, c = 0, d = 0) {
     let slot = this.#free.pop();
     if (slot === undefined) {
       if (this.#next === this.#cap) this.#grow();
       slot = this.#next++;
     }
-    this.#t[slot] = t; this.#q[slot] = this.#seq++;
-    const f = this.#f; const o = slot * 5;
-    f[o] = type; f[o + 1] = a; f[o + 2] = b; f[o + 3] = c; f[o + 4] = d;
+    this.#t[slot] = t;
+    this.#q[slot] = this.#seq++;
+    const f = this.#f;
+    const o = slot * 5;
+    f[o] = type;
+    f[o + 1] = a;
+    f[o + 2] = b;
+    f[o + 3] = c;
+    f[o + 4] = d;
     const h = this.#heap;
     let i = this.#n++;
     while (i > 0) {
@@ -402,8 +464,14 @@ class EventQueue {
       i = c;
     }
     h[i] = last;
-    const f = this.#f; const o = top * 5;
-    out.t = this.#t[top]; out.type = f[o]; out.a = f[o + 1]; out.b = f[o + 2]; out.c = f[o + 3]; out.d = f[o + 4];
+    const f = this.#f;
+    const o = top * 5;
+    out.t = this.#t[top];
+    out.type = f[o];
+    out.a = f[o + 1];
+    out.b = f[o + 2];
+    out.c = f[o + 3];
+    out.d = f[o + 4];
     this.#free.push(top);
     return out;
   }
@@ -414,7 +482,9 @@ class Fifo {
   #a = new Float64Array(6 * 16);
   #head = 0;
   #n = 0;
-  get size() { return this.#n; }
+  get size() {
+    return this.#n;
+  }
   push(type, a, b, c, d, at) {
     let x = this.#a;
     const cap = x.length / 6;
@@ -425,12 +495,22 @@ class Fifo {
       this.#head = 0;
     }
     const o = ((this.#head + this.#n++) % (x.length / 6)) * 6;
-    x[o] = type; x[o + 1] = a; x[o + 2] = b; x[o + 3] = c; x[o + 4] = d; x[o + 5] = at;
+    x[o] = type;
+    x[o + 1] = a;
+    x[o + 2] = b;
+    x[o + 3] = c;
+    x[o + 4] = d;
+    x[o + 5] = at;
   }
   shift(out) {
     const x = this.#a;
     const o = this.#head * 6;
-    out.type = x[o]; out.a = x[o + 1]; out.b = x[o + 2]; out.c = x[o + 3]; out.d = x[o + 4]; out.at = x[o + 5];
+    out.type = x[o];
+    out.a = x[o + 1];
+    out.b = x[o + 2];
+    out.c = x[o + 3];
+    out.d = x[o + 4];
+    out.at = x[o + 5];
     this.#head = (this.#head + 1) % (x.length / 6);
     this.#n--;
     return out;
@@ -441,8 +521,22 @@ class Fifo {
 const STUCK_S = 300;
 
 const EV = {
-  ARRIVE: 0, RELAY_IN: 1, RELAY_FREE: 2, RELAY_FULL: 3, ROOT_IN: 4, ROOT_RELAY_IN: 5, ROOT_COUNT: 6, ROOT_CLOSE: 7,
-  ROOT_FREE: 8, ROOT_ANS: 9, RELAY_UP: 10, REPORT: 11, LINGER: 12, DEPART: 13, GHOST_LEAVE: 14, REATTACH: 15,
+  ARRIVE: 0,
+  RELAY_IN: 1,
+  RELAY_FREE: 2,
+  RELAY_FULL: 3,
+  ROOT_IN: 4,
+  ROOT_RELAY_IN: 5,
+  ROOT_COUNT: 6,
+  ROOT_CLOSE: 7,
+  ROOT_FREE: 8,
+  ROOT_ANS: 9,
+  RELAY_UP: 10,
+  REPORT: 11,
+  LINGER: 12,
+  DEPART: 13,
+  GHOST_LEAVE: 14,
+  REATTACH: 15,
 };
 
 /**
@@ -486,11 +580,24 @@ const EV = {
  * `previous` (the code before 9bd10cf): no waiting, every subscribe without n asks the root;
  *   channel_full and a direct answer make the isolate forget n.
  */
-function placementSim(N, {
-  isolates, mode = 'steady', maxSubscribers = DESIGN.maxSubscribers, tOpen = MEASURED.tOpen, cMsg = MEASURED.cSendLow,
-  warmS = 120, measureS = 600, windowS = ASSUMED.deployWindowS, leaveS = ASSUMED.deployLeaveS, relaysRestart = false,
-  previous = false, seed = 1, rootRegion = ASSUMED.rootRegion,
-}) {
+function placementSim(
+  N,
+  {
+    isolates,
+    mode = 'steady',
+    maxSubscribers = DESIGN.maxSubscribers,
+    tOpen = MEASURED.tOpen,
+    cMsg = MEASURED.cSendLow,
+    warmS = 120,
+    measureS = 600,
+    windowS = ASSUMED.deployWindowS,
+    leaveS = ASSUMED.deployLeaveS,
+    relaysRestart = false,
+    previous = false,
+    seed = 1,
+    rootRegion = ASSUMED.rootRegion,
+  },
+) {
   const rng = mulberry32(seed);
   const S = DESIGN.relaySize;
   const nReg = REGIONS.length;
@@ -507,17 +614,45 @@ function placementSim(N, {
   // the count it last said. The root's view: rAtRoot (it holds the relay's socket), rCount
   // (the count said on it), rRepAt, the sends not yet in the count (rSent from rSentHead),
   // rFull (refused since its last count).
-  const rRegion = [], rN = [], rLinked = [], rUp = [], rWait = [], rBusy = [], rFifo = [];
-  const rReportGen = [], rReportPending = [], rLastRep = [], rLingerGen = [];
-  const rAtRoot = [], rCount = [], rRepAt = [], rSent = [], rSentHead = [], rFull = [];
+  const rRegion = [],
+    rN = [],
+    rLinked = [],
+    rUp = [],
+    rWait = [],
+    rBusy = [],
+    rFifo = [];
+  const rReportGen = [],
+    rReportPending = [],
+    rLastRep = [],
+    rLingerGen = [];
+  const rAtRoot = [],
+    rCount = [],
+    rRepAt = [],
+    rSent = [],
+    rSentHead = [],
+    rFull = [];
   const byRegion = REGIONS.map(() => []);
   const named = new Array(nReg).fill(0);
   let totalNamed = 0;
   const newRelay = (g) => {
     const id = rRegion.length;
-    rRegion.push(g); rN.push(0); rLinked.push(0); rUp.push(false); rWait.push([]); rBusy.push(false); rFifo.push(new Fifo());
-    rReportGen.push(0); rReportPending.push(false); rLastRep.push(0); rLingerGen.push(0);
-    rAtRoot.push(false); rCount.push(0); rRepAt.push(0); rSent.push([]); rSentHead.push(0); rFull.push(false);
+    rRegion.push(g);
+    rN.push(0);
+    rLinked.push(0);
+    rUp.push(false);
+    rWait.push([]);
+    rBusy.push(false);
+    rFifo.push(new Fifo());
+    rReportGen.push(0);
+    rReportPending.push(false);
+    rLastRep.push(0);
+    rLingerGen.push(0);
+    rAtRoot.push(false);
+    rCount.push(0);
+    rRepAt.push(0);
+    rSent.push([]);
+    rSentHead.push(0);
+    rFull.push(false);
     byRegion[g].push(id);
     return id;
   };
@@ -567,7 +702,9 @@ function placementSim(N, {
   const memUntil = REGIONS.map(() => new Float64Array(isolates));
   const inflight = REGIONS.map(() => new Uint8Array(isolates));
   const waiters = REGIONS.map(() => new Map());
-  const forget = (g, iso) => { memN[g][iso] = 0; };
+  const forget = (g, iso) => {
+    memN[g][iso] = 0;
+  };
   /** When each isolate first heard n from the root (deploy). */
   const heard = REGIONS.map(() => new Float64Array(isolates).fill(Infinity));
   /** route.ts guess(): a random relay of the region other than `not`; -1 when none is known. */
@@ -601,8 +738,20 @@ function placementSim(N, {
   };
 
   const c = {
-    opens: 0, subscribes: 0, rootSub: 0, rootRelay: 0, rootMsgs: 0, relayReq: 0, relayRefused: 0, viaMemory: 0,
-    guesses: 0, guessesIn: 0, cross: 0, channelFull: 0, unavailable: 0, waited: 0,
+    opens: 0,
+    subscribes: 0,
+    rootSub: 0,
+    rootRelay: 0,
+    rootMsgs: 0,
+    relayReq: 0,
+    relayRefused: 0,
+    viaMemory: 0,
+    guesses: 0,
+    guessesIn: 0,
+    cross: 0,
+    channelFull: 0,
+    unavailable: 0,
+    waited: 0,
   };
   let measuring = mode === 'deploy';
   const attachTimes = [];
@@ -638,7 +787,10 @@ function placementSim(N, {
     const g = sReg[s];
     const k = guess(g, iso, t, -1);
     if (k >= 0) {
-      if (measuring) { c.viaMemory++; c.guesses++; }
+      if (measuring) {
+        c.viaMemory++;
+        c.guesses++;
+      }
       return toRelay(s, iso, ST(0, 1, 1), k, t);
     }
     if (!previous && mayWait && inflight[g][iso]) {
@@ -685,7 +837,7 @@ function placementSim(N, {
     if (measuring) c.relayReq++;
     if (rN[k] >= S) return relayFull(t + tOpen, s, iso, st, k);
     if (rLinked[k] === 2) {
-      if (measuring && (st & 32)) c.guessesIn++;
+      if (measuring && st & 32) c.guessesIn++;
       return relayTakes(t + tOpen, s, k);
     }
     rWait[k].push(s, iso, st);
@@ -966,30 +1118,76 @@ function placementSim(N, {
   if (mode === 'steady') {
     const per = (x) => x / c.opens;
     return {
-      mode, N, isolates, maxSubscribers, maxRelays, opensPerSec: c.opens / measureS,
-      rootPerOpen: per(c.rootSub + c.rootRelay), rootSubPerOpen: per(c.rootSub), rootRelayPerOpen: per(c.rootRelay),
+      mode,
+      N,
+      isolates,
+      maxSubscribers,
+      maxRelays,
+      opensPerSec: c.opens / measureS,
+      rootPerOpen: per(c.rootSub + c.rootRelay),
+      rootSubPerOpen: per(c.rootSub),
+      rootRelayPerOpen: per(c.rootRelay),
       rootMsgsPerSec: c.rootMsgs / measureS,
-      relayPerOpen: per(c.relayReq), refusedPerOpen: per(c.relayRefused),
-      viaMemoryPerOpen: per(c.viaMemory), waitedPerOpen: per(c.waited), guessesPerOpen: per(c.guesses), guessSuccess: c.guessesIn / c.guesses,
-      crossPerOpen: per(c.cross), channelFullPerOpen: per(c.channelFull), unavailablePerOpen: per(c.unavailable),
+      relayPerOpen: per(c.relayReq),
+      refusedPerOpen: per(c.relayRefused),
+      viaMemoryPerOpen: per(c.viaMemory),
+      waitedPerOpen: per(c.waited),
+      guessesPerOpen: per(c.guesses),
+      guessSuccess: c.guessesIn / c.guesses,
+      crossPerOpen: per(c.cross),
+      channelFullPerOpen: per(c.channelFull),
+      unavailablePerOpen: per(c.unavailable),
       retriesPerOpen: per(c.channelFull + c.unavailable),
-      rootUtil: ((c.rootSub + c.rootRelay) * tOpen) / (measureS * 1000), relaysNamed: totalNamed, relaysInUse: inUse, direct,
+      rootUtil: ((c.rootSub + c.rootRelay) * tOpen) / (measureS * 1000),
+      relaysNamed: totalNamed,
+      relaysInUse: inUse,
+      direct,
     };
   }
   attachTimes.sort((x, y) => x - y);
   const at = (p) => (Math.floor(p * N) < attachTimes.length ? attachTimes[Math.floor(p * N)] / 1000 : Infinity);
   const rootRequests = c.rootSub + c.rootRelay;
-  const heardAll = heard.flatMap((h) => Array.from(h)).filter(Number.isFinite).sort((x, y) => x - y);
+  const heardAll = heard
+    .flatMap((h) => Array.from(h))
+    .filter(Number.isFinite)
+    .sort((x, y) => x - y);
   return {
-    isolatesHeard: heardAll.length, isolatesHeardP50S: heardAll[Math.floor(heardAll.length / 2)] / 1000, isolatesHeardP90S: heardAll[Math.floor(heardAll.length * 0.9)] / 1000,
-    mode, N, isolates, maxSubscribers, maxRelays, windowS, leaveS, relaysRestart, previous,
-    attached: attachTimes.length, leftOut: N - attachTimes.length,
-    p50S: at(0.5), p99S: at(0.99), lastS: at(1 - 1e-9), lastAttachS: attachTimes.at(-1) / 1000,
-    rootRequests, rootSub: c.rootSub, rootRelay: c.rootRelay, rootMsgs: c.rootMsgs, rootBusyS: (rootRequests * tOpen) / 1000,
-    rootWaitMaxS: rootWaitMax / 1000, rootLastBusyS: rootLastBusy / 1000,
-    relayReq: c.relayReq, relayRefused: c.relayRefused, viaMemory: c.viaMemory, guesses: c.guesses, guessesIn: c.guessesIn,
-    waited: c.waited, cross: c.cross, channelFull: c.channelFull, unavailable: c.unavailable,
-    relaysNamed: totalNamed, relaysInUse: inUse,
+    isolatesHeard: heardAll.length,
+    isolatesHeardP50S: heardAll[Math.floor(heardAll.length / 2)] / 1000,
+    isolatesHeardP90S: heardAll[Math.floor(heardAll.length * 0.9)] / 1000,
+    mode,
+    N,
+    isolates,
+    maxSubscribers,
+    maxRelays,
+    windowS,
+    leaveS,
+    relaysRestart,
+    previous,
+    attached: attachTimes.length,
+    leftOut: N - attachTimes.length,
+    p50S: at(0.5),
+    p99S: at(0.99),
+    lastS: at(1 - 1e-9),
+    lastAttachS: attachTimes.at(-1) / 1000,
+    rootRequests,
+    rootSub: c.rootSub,
+    rootRelay: c.rootRelay,
+    rootMsgs: c.rootMsgs,
+    rootBusyS: (rootRequests * tOpen) / 1000,
+    rootWaitMaxS: rootWaitMax / 1000,
+    rootLastBusyS: rootLastBusy / 1000,
+    relayReq: c.relayReq,
+    relayRefused: c.relayRefused,
+    viaMemory: c.viaMemory,
+    guesses: c.guesses,
+    guessesIn: c.guessesIn,
+    waited: c.waited,
+    cross: c.cross,
+    channelFull: c.channelFull,
+    unavailable: c.unavailable,
+    relaysNamed: totalNamed,
+    relaysInUse: inUse,
   };
 }
 
@@ -1017,8 +1215,17 @@ function percentile(hist, total, q) {
  */
 function simulate(topo, opts) {
   const {
-    rate, events, cSend, tPub = MEASURED.tPub, tCommit = ASSUMED.tCommit, coalesceMs = DESIGN.coalesceMs,
-    rootRegion = ASSUMED.rootRegion, order = 'relays-first', samples = 0, seed = 1, bgUtil = 0,
+    rate,
+    events,
+    cSend,
+    tPub = MEASURED.tPub,
+    tCommit = ASSUMED.tCommit,
+    coalesceMs = DESIGN.coalesceMs,
+    rootRegion = ASSUMED.rootRegion,
+    order = 'relays-first',
+    samples = 0,
+    seed = 1,
+    bgUtil = 0,
   } = opts;
   const rng = mulberry32(seed);
   const scale = 1 / (1 - Math.min(bgUtil, 0.999)); // background work interleaves with ours
@@ -1085,8 +1292,15 @@ function simulate(topo, opts) {
   const relayUtil = fullRelayN ? (nb * (1 + fullRelayN) * cSend) / span : 0;
 
   const result = {
-    rate, events, broadcasts: nb, broadcastsPerSec, eventsPerBroadcast: events / nb,
-    rootUtil, relayUtil, rootBroadcastMs: topo.rootSockets * cSend, relayBroadcastMs: (1 + fullRelayN) * cSend,
+    rate,
+    events,
+    broadcasts: nb,
+    broadcastsPerSec,
+    eventsPerBroadcast: events / nb,
+    rootUtil,
+    relayUtil,
+    rootBroadcastMs: topo.rootSockets * cSend,
+    relayBroadcastMs: (1 + fullRelayN) * cSend,
   };
   if (!samples) return result;
 
@@ -1180,12 +1394,21 @@ function simulate(topo, opts) {
     }
   }
   result.latency = {
-    samples: n, deliveries: total,
-    p50: percentile(hist, total, 0.5), p90: percentile(hist, total, 0.9), p99: percentile(hist, total, 0.99),
+    samples: n,
+    deliveries: total,
+    p50: percentile(hist, total, 0.5),
+    p90: percentile(hist, total, 0.9),
+    p99: percentile(hist, total, 0.99),
     max: maxLatency,
-    byRegion: Object.fromEntries(REGIONS.filter((r) => countBy[r] > 0).map((r) => [r, {
-      p50: percentile(histBy[r], countBy[r], 0.5), p99: percentile(histBy[r], countBy[r], 0.99),
-    }])),
+    byRegion: Object.fromEntries(
+      REGIONS.filter((r) => countBy[r] > 0).map((r) => [
+        r,
+        {
+          p50: percentile(histBy[r], countBy[r], 0.5),
+          p99: percentile(histBy[r], countBy[r], 0.99),
+        },
+      ]),
+    ),
   };
   return result;
 }
@@ -1235,12 +1458,20 @@ function monthlyCost(topo, { rate, broadcastsPerSec, cEdge, cSend, place, varian
   const line = (name, usage, dollars, note = '') => lines.push({ name, usage, dollars, note });
 
   const workerReq = attempts + P;
-  line('Worker requests', workerReq, (Math.max(0, workerReq - PRICES.workerReqIncl) / 1e6) * PRICES.workerReqPerM,
-    `${fmt(opens / 1e6, 1)} M streams opened (720 per subscriber) × ${fmt(1 + place.retriesPerOpen, 3)} attempts + ${fmt(P / 1e6, 2)} M publishes`);
+  line(
+    'Worker requests',
+    workerReq,
+    (Math.max(0, workerReq - PRICES.workerReqIncl) / 1e6) * PRICES.workerReqPerM,
+    `${fmt(opens / 1e6, 1)} M streams opened (720 per subscriber) × ${fmt(1 + place.retriesPerOpen, 3)} attempts + ${fmt(P / 1e6, 2)} M publishes`,
+  );
 
   const cpuMs = attempts * MEASURED.cpuOpen + P * MEASURED.tPub + M * topo.N * cEdge;
-  line('Worker CPU', cpuMs, (Math.max(0, cpuMs - PRICES.workerCpuInclMs) / 1e6) * PRICES.workerCpuPerMms,
-    `opens × 3.7 ms + publishes × 3.7 ms + ${fmt(M * topo.N / 1e9, 0)} billion deliveries × ${fmt(cEdge * 1000, 1)} µs`);
+  line(
+    'Worker CPU',
+    cpuMs,
+    (Math.max(0, cpuMs - PRICES.workerCpuInclMs) / 1e6) * PRICES.workerCpuPerMms,
+    `opens × 3.7 ms + publishes × 3.7 ms + ${fmt((M * topo.N) / 1e9, 0)} billion deliveries × ${fmt(cEdge * 1000, 1)} µs`,
+  );
 
   let doReq = opens * (place.rootPerOpen + place.relayPerOpen) + P + alarms;
   let reqNote = `per stream opened ${fmt(place.rootPerOpen, 2)} at the root (attach or 307) + ${fmt(place.relayPerOpen, 2)} at relays (refusals included); publishes`;
@@ -1253,7 +1484,7 @@ function monthlyCost(topo, { rate, broadcastsPerSec, cEdge, cSend, place, varian
     }
   } else {
     doReq += topo.R * M;
-    reqNote += '; one RPC per broadcast per relay (its count rides on the RPC\'s answer)';
+    reqNote += "; one RPC per broadcast per relay (its count rides on the RPC's answer)";
   }
   line('Durable Object requests', doReq, (Math.max(0, doReq - PRICES.doReqIncl) / 1e6) * PRICES.doReqPerM, reqNote);
 
@@ -1266,22 +1497,26 @@ function monthlyCost(topo, { rate, broadcastsPerSec, cEdge, cSend, place, varian
     relayS = topo.relays.reduce((s, r) => s + (M * ((1 + r.n) * cSend + wake)) / 1000, 0) + (opens * place.relayPerOpen * MEASURED.tOpen) / 1000;
   }
   const gbs = (rootActiveS + relayS) * PRICES.gbPerObject;
-  line('Durable Object duration', gbs, (Math.max(0, gbs - PRICES.doGbsIncl) / 1e6) * PRICES.doGbsPerM,
+  line(
+    'Durable Object duration',
+    gbs,
+    (Math.max(0, gbs - PRICES.doGbsIncl) / 1e6) * PRICES.doGbsPerM,
     variant === 'socket'
       ? `${topo.R} relays awake all month (${fmt(topo.R * T * PRICES.gbPerObject, 0)} GB-s) + the root's active time`
-      : `relays active ${fmt(relayS, 0)} s (each broadcast: 1 + n sends), the root's active time`);
+      : `relays active ${fmt(relayS, 0)} s (each broadcast: 1 + n sends), the root's active time`,
+  );
 
   const rows = 2 * P + alarms;
   line('SQLite rows written', rows, (Math.max(0, rows - PRICES.rowsWIncl) / 1e6) * PRICES.rowsWPerM, '2 per single-event publish');
   line('plan', 0, PRICES.plan, '');
   const total = lines.reduce((s, l) => s + l.dollars, 0);
-  return { variant, cEdge, lines, total, relayDollars: variant === 'socket' ? (topo.R * T * PRICES.gbPerObject / 1e6) * PRICES.doGbsPerM : null };
+  return { variant, cEdge, lines, total, relayDollars: variant === 'socket' ? ((topo.R * T * PRICES.gbPerObject) / 1e6) * PRICES.doGbsPerM : null };
 }
 
 /** Per relay, per month, at list price (the account's included amounts already used). */
 function breakEven({ n = DESIGN.relaySize, cSend, countMsgsPerSec, incomingBilled }) {
   const T = PRICES.monthS;
-  const perS = PRICES.gbPerObject * PRICES.doGbsPerM / 1e6; // $ per second of duration
+  const perS = (PRICES.gbPerObject * PRICES.doGbsPerM) / 1e6; // $ per second of duration
   const awake = T * perS;
   const reqPrice = PRICES.doReqPerM / 1e6;
   const counts = countMsgsPerSec * T;
@@ -1293,7 +1528,10 @@ function breakEven({ n = DESIGN.relaySize, cSend, countMsgsPerSec, incomingBille
   const fixedRpc = 0;
   const m = (fixedSocket - fixedRpc) / (T * (perMsgRpc - perMsgSocket));
   return {
-    broadcastsPerSec: m, awakeDollars: awake, perMsgRpc, perMsgSocket,
+    broadcastsPerSec: m,
+    awakeDollars: awake,
+    perMsgRpc,
+    perMsgSocket,
     rpcAt: (r) => fixedRpc + r * T * perMsgRpc,
     socketAt: (r) => fixedSocket + r * T * perMsgSocket,
   };
@@ -1352,9 +1590,19 @@ function main() {
     { name: 'high', cSend: MEASURED.cSendHigh, label: '16.7 µs' },
   ];
   const json = {
-    generatedBy: 'node bench/scale.mjs', seed: args.seed, benchRun: BENCH_RUN, benchCheck: checkBench(),
+    generatedBy: 'node bench/scale.mjs',
+    seed: args.seed,
+    benchRun: BENCH_RUN,
+    benchCheck: checkBench(),
     inputs: { MEASURED, RELAY_BENCH, DESIGN, PRICES, LIMITS, ASSUMED, AZURE_PROXY, RTT_PAIRS, INTRA_RTT, SPREAD_RAW, SPREAD, CENTRIFUGO },
-    topologies: {}, capacity: {}, latency: {}, cost: {}, breakEven: {}, storms: {}, nchan: {}, centrifugo: {},
+    topologies: {},
+    capacity: {},
+    latency: {},
+    cost: {},
+    breakEven: {},
+    storms: {},
+    nchan: {},
+    centrifugo: {},
   };
 
   say(`# Herald scale model (bench/scale.mjs, seed ${args.seed})`);
@@ -1370,9 +1618,13 @@ function main() {
   say(`| region | Azure proxy | share | RTT from root (${ASSUMED.rootRegion}) ms | ${SIZES.map((N) => `${fmt(N)}: relayed / relays`).join(' | ')} |`);
   say(`|---|---|---:|---:|${SIZES.map(() => '---:').join('|')}|`);
   for (const r of REGIONS) {
-    say(`| ${r} | ${AZURE_PROXY[r]} | ${fmt(SPREAD[r] * 100, 1)} % | ${fmt(rtt(ASSUMED.rootRegion, r), 1)} | ${SIZES.map((N) => `${fmt(topos[N].relayedBy[r])} / ${topos[N].relaysBy[r]}`).join(' | ')} |`);
+    say(
+      `| ${r} | ${AZURE_PROXY[r]} | ${fmt(SPREAD[r] * 100, 1)} % | ${fmt(rtt(ASSUMED.rootRegion, r), 1)} | ${SIZES.map((N) => `${fmt(topos[N].relayedBy[r])} / ${topos[N].relaysBy[r]}`).join(' | ')} |`,
+    );
   }
-  say(`| **total** | | 100 % | | ${SIZES.map((N) => `${fmt(topos[N].relayed)} / **${topos[N].R}** (+ ${fmt(topos[N].direct)} direct; root sends ${fmt(topos[N].rootSockets)})`).join(' | ')} |`);
+  say(
+    `| **total** | | 100 % | | ${SIZES.map((N) => `${fmt(topos[N].relayed)} / **${topos[N].R}** (+ ${fmt(topos[N].direct)} direct; root sends ${fmt(topos[N].rootSockets)})`).join(' | ')} |`,
+  );
   say();
 
   // --- Placement
@@ -1389,24 +1641,34 @@ function main() {
   const placeRaised = steady(1_000_000, ASSUMED.isolatesCentral, RAISED_MAX);
   say('## Placement: the subscribes that reach the root');
   say();
-  say(`Steady channel: packed relays, every stream recycled (N / 3600 a second), back ${DESIGN.retryMs / 1000} s later through one of I Worker isolates of its region (assumed ${ISO.join(' / ')}); an isolate that remembers the region's n (${DESIGN.rememberS} s after a 307) tries up to ${DESIGN.guesses} random relays of [0, n) before the root, and one that does not waits for the isolate's request to the root on its way, if any; at most ⌊(MAX_SUBSCRIBERS − RELAY_AFTER) / RELAY_SIZE⌋ relays. ${fmt(600)} s simulated after a ${fmt(WARM_S)} s warm-up.`);
+  say(
+    `Steady channel: packed relays, every stream recycled (N / 3600 a second), back ${DESIGN.retryMs / 1000} s later through one of I Worker isolates of its region (assumed ${ISO.join(' / ')}); an isolate that remembers the region's n (${DESIGN.rememberS} s after a 307) tries up to ${DESIGN.guesses} random relays of [0, n) before the root, and one that does not waits for the isolate's request to the root on its way, if any; at most ⌊(MAX_SUBSCRIBERS − RELAY_AFTER) / RELAY_SIZE⌋ relays. ${fmt(600)} s simulated after a ${fmt(WARM_S)} s warm-up.`,
+  );
   say();
-  say(`| subscribers | MAX_SUBSCRIBERS | root requests per stream opened, I = ${ISO.join(' / ')} | relay attaches per stream (refused) | random guesses per stream (found room) | placed in another region | told to come back | root busy placing, I = ${ASSUMED.isolatesCentral}: 1.164 ms / 3.7 ms | relays named |`);
+  say(
+    `| subscribers | MAX_SUBSCRIBERS | root requests per stream opened, I = ${ISO.join(' / ')} | relay attaches per stream (refused) | random guesses per stream (found room) | placed in another region | told to come back | root busy placing, I = ${ASSUMED.isolatesCentral}: 1.164 ms / 3.7 ms | relays named |`,
+  );
   say('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [N, max] of [...SIZES.map((N) => [N, DESIGN.maxSubscribers]), [1_000_000, RAISED_MAX]]) {
     const runs = ISO.map((I) => steady(N, I, max));
     const mid = steady(N, ASSUMED.isolatesCentral, max);
     const perSec = (N / DESIGN.streamMaxS) * mid.rootPerOpen;
-    say(`| ${fmt(N)} | ${fmt(max)} | ${runs.map((r) => fmt(r.rootPerOpen, 2)).join(' / ')} | ${fmt(mid.relayPerOpen, 2)} (${fmt(mid.refusedPerOpen, 2)}) | ${fmt(mid.guessesPerOpen, 2)} (${fmt(mid.guessSuccess * 100, 0)} %) | ${fmt(mid.crossPerOpen * 100, 2)} % | ${fmt(mid.retriesPerOpen * 100, 2)} % | ${fmt(perSec * MEASURED.tOpen / 10, 1)} % / ${fmt(perSec * 3.7 / 10, 1)} % (${fmt(perSec, 0)}/s) | ${fmt(mid.relaysNamed)} of ${fmt(mid.maxRelays)} |`);
+    say(
+      `| ${fmt(N)} | ${fmt(max)} | ${runs.map((r) => fmt(r.rootPerOpen, 2)).join(' / ')} | ${fmt(mid.relayPerOpen, 2)} (${fmt(mid.refusedPerOpen, 2)}) | ${fmt(mid.guessesPerOpen, 2)} (${fmt(mid.guessSuccess * 100, 0)} %) | ${fmt(mid.crossPerOpen * 100, 2)} % | ${fmt(mid.retriesPerOpen * 100, 2)} % | ${fmt((perSec * MEASURED.tOpen) / 10, 1)} % / ${fmt((perSec * 3.7) / 10, 1)} % (${fmt(perSec, 0)}/s) | ${fmt(mid.relaysNamed)} of ${fmt(mid.maxRelays)} |`,
+    );
   }
   say();
 
   // --- Capacity
   say('## Largest event rate per channel');
   say();
-  say(`One event per message: 1 / max(root fan-out, relay fan-out). Simulated: Poisson single-event publishes, the root spending t_pub = 3.7 ms per publish, the 10 ms coalescing as src/channel.ts codes it, and the placement and count-report load (the root requests per stream opened above, I = ${ASSUMED.isolatesCentral}, × 1.164 ms); the rate at which the root or a full relay reaches 100 % busy.`);
+  say(
+    `One event per message: 1 / max(root fan-out, relay fan-out). Simulated: Poisson single-event publishes, the root spending t_pub = 3.7 ms per publish, the 10 ms coalescing as src/channel.ts codes it, and the placement and count-report load (the root requests per stream opened above, I = ${ASSUMED.isolatesCentral}, × 1.164 ms); the rate at which the root or a full relay reaches 100 % busy.`,
+  );
   say();
-  say('| subscribers | c_send | relays | root sends / message | root fan-out ms | relay fan-out ms | root busy with placement | max events/s, one per message | max events/s, simulated | bound by | events per message there |');
+  say(
+    '| subscribers | c_send | relays | root sends / message | root fan-out ms | relay fan-out ms | root busy with placement | max events/s, one per message | max events/s, simulated | bound by | events per message there |',
+  );
   say('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|');
   for (const N of SIZES) {
     const topo = topos[N];
@@ -1419,7 +1681,9 @@ function main() {
       const cap = capacity(topo, { cSend: c.cSend, bgUtil: bg.util, seed: args.seed });
       const capFanOnly = capacity(topo, { cSend: c.cSend, bgUtil: 0, tPub: 0, seed: args.seed });
       json.capacity[N][c.name] = { cSend: c.cSend, rootMs, relayMs, onePerMessage: onePerMsg, background: bg, simulated: cap, fanOutOnlySimulated: capFanOnly };
-      say(`| ${fmt(N)} | ${c.label} | ${topo.R} | ${fmt(topo.rootSockets)} | ${fmt(rootMs, 1)} | ${fmt(relayMs, 1)} | ${fmt(bg.util * 100, 1)} % (${fmt(bg.rootReqPerSec, 0)} root requests/s, ${fmt(bg.countMsgsPerSec, 0)} counts/s) | ${fmt(onePerMsg, 0)} | ${fmt(cap.rate, 0)} | ${cap.bound ?? '—'} | ${fmt((cap.rate || 0) / (cap.broadcastsPerSec || 1), 2)} |`);
+      say(
+        `| ${fmt(N)} | ${c.label} | ${topo.R} | ${fmt(topo.rootSockets)} | ${fmt(rootMs, 1)} | ${fmt(relayMs, 1)} | ${fmt(bg.util * 100, 1)} % (${fmt(bg.rootReqPerSec, 0)} root requests/s, ${fmt(bg.countMsgsPerSec, 0)} counts/s) | ${fmt(onePerMsg, 0)} | ${fmt(cap.rate, 0)} | ${cap.bound ?? '—'} | ${fmt((cap.rate || 0) / (cap.broadcastsPerSec || 1), 2)} |`,
+      );
     }
   }
   say();
@@ -1431,13 +1695,17 @@ function main() {
     const capR16 = capacity(topo, { cSend: MEASURED.cSendHigh, bgUtil: bgR16.util, seed: args.seed });
     json.capacity.raisedMax = { maxSubscribers: RAISED_MAX, low: { background: bgR, simulated: capR }, high: { background: bgR16, simulated: capR16 } };
     const per = (place) => (1e6 / DESIGN.streamMaxS) * place.rootPerOpen;
-    say(`1,000,000 subscribers with MAX_SUBSCRIBERS ${fmt(RAISED_MAX)}: root busy ${fmt(bgR.util * 100, 1)} %, max ${fmt(capR.rate, 0)} events/s at 7.7 µs, ${fmt(capR16.rate, 0)} at 16.7 µs.`);
-    say(`Sensitivity: with t_open = 3.7 ms (docs/cost.md's upper bound) instead of 1.164 ms, placement alone keeps the root of 1,000,000 subscribers ${fmt(per(placeOf[1_000_000]) * 3.7 / 10, 0)} % busy (${fmt(per(placeRaised) * 3.7 / 10, 0)} % with MAX_SUBSCRIBERS ${fmt(RAISED_MAX)}).`);
+    say(
+      `1,000,000 subscribers with MAX_SUBSCRIBERS ${fmt(RAISED_MAX)}: root busy ${fmt(bgR.util * 100, 1)} %, max ${fmt(capR.rate, 0)} events/s at 7.7 µs, ${fmt(capR16.rate, 0)} at 16.7 µs.`,
+    );
+    say(
+      `Sensitivity: with t_open = 3.7 ms (docs/cost.md's upper bound) instead of 1.164 ms, placement alone keeps the root of 1,000,000 subscribers ${fmt((per(placeOf[1_000_000]) * 3.7) / 10, 0)} % busy (${fmt((per(placeRaised) * 3.7) / 10, 0)} % with MAX_SUBSCRIBERS ${fmt(RAISED_MAX)}).`,
+    );
   }
   say();
 
   // --- Latency
-  say('## Delivery latency (publish reaching the root → event handed to the subscriber\'s edge Worker)');
+  say("## Delivery latency (publish reaching the root → event handed to the subscriber's edge Worker)");
   say();
   say(`Root in ${ASSUMED.rootRegion}; Poisson publishes; ${fmt(args.samples)} sampled subscribers per row; the client's own last mile is not included.`);
   say();
@@ -1454,7 +1722,9 @@ function main() {
         const r = simulate(topos[N], { rate, events, cSend: c.cSend, samples: args.samples, seed: args.seed + N + rate, bgUtil: bg.util });
         json.latency[N][rate][c.name] = r;
         latencyRuns.push({ N, rate, c, r });
-        say(`| ${fmt(N)} | ${rate} | ${c.label} | ${fmt(r.latency.p50, 1)} | ${fmt(r.latency.p90, 1)} | ${fmt(r.latency.p99, 1)} | ${fmt(r.latency.max, 1)} | ${fmt(r.rootUtil * 100, 1)} % | ${fmt(r.relayUtil * 100, 1)} % | ${fmt(r.eventsPerBroadcast, 3)} |`);
+        say(
+          `| ${fmt(N)} | ${rate} | ${c.label} | ${fmt(r.latency.p50, 1)} | ${fmt(r.latency.p90, 1)} | ${fmt(r.latency.p99, 1)} | ${fmt(r.latency.max, 1)} | ${fmt(r.rootUtil * 100, 1)} % | ${fmt(r.relayUtil * 100, 1)} % | ${fmt(r.eventsPerBroadcast, 3)} |`,
+        );
       }
     }
   }
@@ -1470,7 +1740,9 @@ function main() {
   say('|---|---:|---:|---:|---:|---:|');
   for (const r of REGIONS) {
     const l = base.latency.byRegion[r];
-    say(`| ${r} | ${fmt(topo1M.relayedBy[r] + topo1M.directBy[r])} | ${topo1M.relaysBy[r]} | ${fmt(oneWay(ASSUMED.rootRegion, r), 1)} | ${fmt(l.p50, 1)} | ${fmt(l.p99, 1)} |`);
+    say(
+      `| ${r} | ${fmt(topo1M.relayedBy[r] + topo1M.directBy[r])} | ${topo1M.relaysBy[r]} | ${fmt(oneWay(ASSUMED.rootRegion, r), 1)} | ${fmt(l.p50, 1)} | ${fmt(l.p99, 1)} |`,
+    );
   }
   say();
 
@@ -1509,13 +1781,23 @@ function main() {
       ['RPC per broadcast per relay, c_edge 8.5 µs', { variant: 'rpc', cEdge: MEASURED.cEdgeLow }],
     ]) {
       const c = monthlyCost(topo1M, { rate, broadcastsPerSec: rate / sim.eventsPerBroadcast, cSend: MEASURED.cSendLow, place: placeOf[N1M], ...opts });
-      const cBilled = opts.variant === 'socket'
-        ? monthlyCost(topo1M, { rate, broadcastsPerSec: rate / sim.eventsPerBroadcast, cSend: MEASURED.cSendLow, place: placeOf[N1M], ...opts, incomingBilled: true }).total
-        : null;
+      const cBilled =
+        opts.variant === 'socket'
+          ? monthlyCost(topo1M, {
+              rate,
+              broadcastsPerSec: rate / sim.eventsPerBroadcast,
+              cSend: MEASURED.cSendLow,
+              place: placeOf[N1M],
+              ...opts,
+              incomingBilled: true,
+            }).total
+          : null;
       rows.push({ label, c, cBilled });
     }
     json.cost[rate] = rows.map(({ label, c, cBilled }) => ({ label, ...c, totalIfRelayIncomingBilled: cBilled }));
-    say(`### ${rate} event${rate === 1 ? '' : 's'}/s (${fmt(rate / sim.eventsPerBroadcast, 2)} messages per socket per second: coalescing joined ${fmt((1 - 1 / sim.eventsPerBroadcast) * 100, 1)} % of the publishes)`);
+    say(
+      `### ${rate} event${rate === 1 ? '' : 's'}/s (${fmt(rate / sim.eventsPerBroadcast, 2)} messages per socket per second: coalescing joined ${fmt((1 - 1 / sim.eventsPerBroadcast) * 100, 1)} % of the publishes)`,
+    );
     say();
     say(`| line | ${rows.map((r) => r.label).join(' | ')} |`);
     say(`|---|${rows.map(() => '---:').join('|')}|`);
@@ -1536,8 +1818,20 @@ function main() {
   for (const N of SIZES) {
     const cells = [1, 10].map((rate) => {
       const sim = json.latency[N][rate].low;
-      const lo = monthlyCost(topos[N], { rate, broadcastsPerSec: rate / sim.eventsPerBroadcast, cSend: MEASURED.cSendLow, place: placeOf[N], cEdge: MEASURED.cEdgeLow });
-      const hi = monthlyCost(topos[N], { rate, broadcastsPerSec: rate / sim.eventsPerBroadcast, cSend: MEASURED.cSendLow, place: placeOf[N], cEdge: MEASURED.cEdgeHigh });
+      const lo = monthlyCost(topos[N], {
+        rate,
+        broadcastsPerSec: rate / sim.eventsPerBroadcast,
+        cSend: MEASURED.cSendLow,
+        place: placeOf[N],
+        cEdge: MEASURED.cEdgeLow,
+      });
+      const hi = monthlyCost(topos[N], {
+        rate,
+        broadcastsPerSec: rate / sim.eventsPerBroadcast,
+        cSend: MEASURED.cSendLow,
+        place: placeOf[N],
+        cEdge: MEASURED.cEdgeHigh,
+      });
       json.cost.bySize[`${N}@${rate}`] = { low: lo.total, high: hi.total, relays: lo.relayDollars };
       return `${money(lo.total)} / ${money(hi.total)} (relays ${money(lo.relayDollars)})`;
     });
@@ -1554,8 +1848,16 @@ function main() {
     for (const incomingBilled of [false, true]) {
       const cm = countChangeProbability(DESIGN.relaySize) / DESIGN.countEveryS;
       const be = breakEven({ cSend: c.cSend, countMsgsPerSec: cm, incomingBilled });
-      json.breakEven[`${c.name}${incomingBilled ? '-billed' : ''}`] = { ...be, rpcAt: undefined, socketAt: undefined, at1: [be.socketAt(1), be.rpcAt(1)], at10: [be.socketAt(10), be.rpcAt(10)] };
-      say(`| ${c.label} | ${incomingBilled ? 'yes' : 'no'} | ${fmt(be.broadcastsPerSec, 1)} | ${money(be.socketAt(1))} / ${money(be.rpcAt(1))} | ${money(be.socketAt(10))} / ${money(be.rpcAt(10))} |`);
+      json.breakEven[`${c.name}${incomingBilled ? '-billed' : ''}`] = {
+        ...be,
+        rpcAt: undefined,
+        socketAt: undefined,
+        at1: [be.socketAt(1), be.rpcAt(1)],
+        at10: [be.socketAt(10), be.rpcAt(10)],
+      };
+      say(
+        `| ${c.label} | ${incomingBilled ? 'yes' : 'no'} | ${fmt(be.broadcastsPerSec, 1)} | ${money(be.socketAt(1))} / ${money(be.rpcAt(1))} | ${money(be.socketAt(10))} / ${money(be.rpcAt(10))} |`,
+      );
     }
   }
   say();
@@ -1563,9 +1865,13 @@ function main() {
   // --- Storms
   say('## Re-attach storms');
   say();
-  say(`A deploy (docs/platform.md): every stream ends at t = 0; the root restarts (it keeps, in storage, how many relays it named; nothing else); the old streams' sockets at the relays close evenly over ${ASSUMED.deployLeaveS} s (assumed) and each relay re-attaches to the root within ${DESIGN.relayReattachMs / 1000} s, saying its count; every client comes back ${DESIGN.retryMs / 1000} s after its stream ended, evenly over ${ASSUMED.deployWindowS} s (assumed), through a fresh Worker isolate of its region. Simulated as in "Placement": the root and each relay take 1.164 ms per request, first in, first out, count messages included; times from t = 0.`);
+  say(
+    `A deploy (docs/platform.md): every stream ends at t = 0; the root restarts (it keeps, in storage, how many relays it named; nothing else); the old streams' sockets at the relays close evenly over ${ASSUMED.deployLeaveS} s (assumed) and each relay re-attaches to the root within ${DESIGN.relayReattachMs / 1000} s, saying its count; every client comes back ${DESIGN.retryMs / 1000} s after its stream ended, evenly over ${ASSUMED.deployWindowS} s (assumed), through a fresh Worker isolate of its region. Simulated as in "Placement": the root and each relay take 1.164 ms per request, first in, first out, count messages included; times from t = 0.`,
+  );
   say();
-  say('| subscribers | variant | isolates per region | root requests (per subscriber) | root\'s time, 1.164 / 3.7 ms | longest wait at the root | relay attaches refused | told to come back | half back | 99 % back | all back |');
+  say(
+    "| subscribers | variant | isolates per region | root requests (per subscriber) | root's time, 1.164 / 3.7 ms | longest wait at the root | relay attaches refused | told to come back | half back | 99 % back | all back |",
+  );
   say('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const C = ASSUMED.isolatesCentral;
   const deployRuns = [
@@ -1585,7 +1891,9 @@ function main() {
     const secs = (x) => (x === Infinity ? 'never' : `${fmt(x, x < 100 ? 1 : 0)} s`);
     const all = d.leftOut > 0 ? `never: ${fmt(d.leftOut)} left out (the last in at ${fmt(d.lastAttachS, 0)} s)` : secs(d.lastS);
     heardLines.push(`${fmt(N)}, ${name}, ${fmt(I)} isolates: ${fmt(d.isolatesHeardP50S, 1)} s / ${fmt(d.isolatesHeardP90S, 1)} s`);
-    say(`| ${fmt(N)} | ${name} | ${fmt(I)} | ${fmt(d.rootRequests)} (${fmt(d.rootRequests / N, 2)}) | ${secs(d.rootBusyS)} / ${secs((d.rootRequests * 3.7) / 1000)} | ${secs(d.rootWaitMaxS)} | ${fmt(d.relayRefused)} | ${fmt(d.channelFull + d.unavailable)} | ${secs(d.p50S)} | ${secs(d.p99S)} | ${all} |`);
+    say(
+      `| ${fmt(N)} | ${name} | ${fmt(I)} | ${fmt(d.rootRequests)} (${fmt(d.rootRequests / N, 2)}) | ${secs(d.rootBusyS)} / ${secs((d.rootRequests * 3.7) / 1000)} | ${secs(d.rootWaitMaxS)} | ${fmt(d.relayRefused)} | ${fmt(d.channelFull + d.unavailable)} | ${secs(d.p50S)} | ${secs(d.p99S)} | ${all} |`,
+    );
   }
   say();
   say(`When an isolate first heard n from the root (median / 90th percentile of the isolates that did): ${heardLines.join('; ')}.`);
@@ -1595,7 +1903,9 @@ function main() {
     rootAlone: { requests: R1M + DESIGN.relayAfter, rootWorkS: ((R1M + DESIGN.relayAfter) * MEASURED.tOpen) / 1000, windowS: DESIGN.relayReattachMs / 1000 },
     relayAlone: { requests: DESIGN.relaySize, relayWorkS: (DESIGN.relaySize * MEASURED.tOpen) / 1000, windowS: DESIGN.linkReattachMs / 1000, rootRequests: 1 },
   };
-  say(`The root alone restarts (1,000,000 subscribers): ${fmt(R1M)} relays re-attach within ${DESIGN.relayReattachMs / 1000} s (RELAY_REATTACH_BASE_MS) and ${fmt(DESIGN.relayAfter)} direct subscribers within ${DESIGN.linkReattachMs / 1000} s: ${fmt(json.storms.rootAlone.requests)} requests, ${fmt(json.storms.rootAlone.rootWorkS, 1)} s of the root's time, all back within about ${DESIGN.relayReattachMs / 1000} s. One relay restarts: its ${fmt(DESIGN.relaySize)} subscribers' Workers re-attach to it within ${DESIGN.linkReattachMs / 1000} s (never the root), ${fmt(json.storms.relayAlone.relayWorkS, 1)} s of the relay's time; the root sees 1 request (the relay's own).`);
+  say(
+    `The root alone restarts (1,000,000 subscribers): ${fmt(R1M)} relays re-attach within ${DESIGN.relayReattachMs / 1000} s (RELAY_REATTACH_BASE_MS) and ${fmt(DESIGN.relayAfter)} direct subscribers within ${DESIGN.linkReattachMs / 1000} s: ${fmt(json.storms.rootAlone.requests)} requests, ${fmt(json.storms.rootAlone.rootWorkS, 1)} s of the root's time, all back within about ${DESIGN.relayReattachMs / 1000} s. One relay restarts: its ${fmt(DESIGN.relaySize)} subscribers' Workers re-attach to it within ${DESIGN.linkReattachMs / 1000} s (never the root), ${fmt(json.storms.relayAlone.relayWorkS, 1)} s of the relay's time; the root sees 1 request (the relay's own).`,
+  );
   say();
 
   // --- Nchan
@@ -1603,21 +1913,33 @@ function main() {
   say();
   const [nMin, nMax] = [Math.min(...MEASURED.nchanCpuUs), Math.max(...MEASURED.nchanCpuUs)];
   const nMid = MEASURED.nchanCpuUs[1];
-  say('| subscribers | events/s | cores busy (6.2–12.7 µs) | one event\'s fan-out on 64 cores, ms | RSS, GB | p50 / p99 ms, box in enam, 64 cores at 10.4 µs |');
+  say("| subscribers | events/s | cores busy (6.2–12.7 µs) | one event's fan-out on 64 cores, ms | RSS, GB | p50 / p99 ms, box in enam, 64 cores at 10.4 µs |");
   say('|---:|---:|---:|---:|---:|---:|');
   for (const N of SIZES) {
     for (const rate of [1, 10]) {
-      const cores = [N * rate * nMin / 1e6, N * rate * nMax / 1e6];
-      const fan = [N * nMin / 1000 / 64, N * nMax / 1000 / 64];
-      const rss = [N * Math.min(...MEASURED.nchanKBPerSub) / 1e6, N * Math.max(...MEASURED.nchanKBPerSub) / 1e6];
+      const cores = [(N * rate * nMin) / 1e6, (N * rate * nMax) / 1e6];
+      const fan = [(N * nMin) / 1000 / 64, (N * nMax) / 1000 / 64];
+      const rss = [(N * Math.min(...MEASURED.nchanKBPerSub)) / 1e6, (N * Math.max(...MEASURED.nchanKBPerSub)) / 1e6];
       // one box: every subscriber direct, its per-delivery CPU spread over 64 cores
       const box = { N, direct: N, relayed: 0, directBy: apportion(N, SPREAD), relayedBy: apportion(0, SPREAD), relaysBy: {}, relays: [], R: 0, rootSockets: N };
-      const busy = N * rate * nMid / 1e6 / 64;
-      const sim = busy < 1
-        ? simulate(box, { rate, events: rate === 1 ? 200 : 400, cSend: nMid / 1000 / 64, tPub: 1000 / MEASURED.nchanPubPerSec, tCommit: 0, coalesceMs: 0, samples: Math.min(args.samples, 10_000), seed: args.seed + 99 + rate })
-        : null;
+      const busy = (N * rate * nMid) / 1e6 / 64;
+      const sim =
+        busy < 1
+          ? simulate(box, {
+              rate,
+              events: rate === 1 ? 200 : 400,
+              cSend: nMid / 1000 / 64,
+              tPub: 1000 / MEASURED.nchanPubPerSec,
+              tCommit: 0,
+              coalesceMs: 0,
+              samples: Math.min(args.samples, 10_000),
+              seed: args.seed + 99 + rate,
+            })
+          : null;
       json.nchan[`${N}@${rate}`] = { cores, fanOutMsOn64: fan, rssGB: rss, latency: sim?.latency ?? null, busy64: busy };
-      say(`| ${fmt(N)} | ${rate} | ${fmt(cores[0], 1)}–${fmt(cores[1], 1)} | ${fmt(fan[0], 0)}–${fmt(fan[1], 0)} | ${fmt(rss[0], 1)}–${fmt(rss[1], 1)} | ${sim ? `${fmt(sim.latency.p50, 0)} / ${fmt(sim.latency.p99, 0)}` : `saturated (${fmt(busy * 100, 0)} % of 64 cores)`} |`);
+      say(
+        `| ${fmt(N)} | ${rate} | ${fmt(cores[0], 1)}–${fmt(cores[1], 1)} | ${fmt(fan[0], 0)}–${fmt(fan[1], 0)} | ${fmt(rss[0], 1)}–${fmt(rss[1], 1)} | ${sim ? `${fmt(sim.latency.p50, 0)} / ${fmt(sim.latency.p99, 0)}` : `saturated (${fmt(busy * 100, 0)} % of 64 cores)`} |`,
+      );
     }
   }
   say();
@@ -1626,12 +1948,17 @@ function main() {
   const cf = CENTRIFUGO;
   const perSec = cf.deliveredPerMin / 60;
   json.centrifugo = {
-    ...cf, deliveredPerSec: perSec, cpuUsPerDelivery: (cf.cpus / perSec) * 1e6,
-    marginalCpuUsPerDelivery: ((cf.cpus - cf.idleCpus) / perSec) * 1e6, kbPerConnection: (cf.ramGB * 1e6) / cf.connections,
+    ...cf,
+    deliveredPerSec: perSec,
+    cpuUsPerDelivery: (cf.cpus / perSec) * 1e6,
+    marginalCpuUsPerDelivery: ((cf.cpus - cf.idleCpus) / perSec) * 1e6,
+    kbPerConnection: (cf.ramGB * 1e6) / cf.connections,
   };
   say('## Centrifugo (published figures)');
   say();
-  say(`${fmt(cf.connections)} connections on ${cf.pods} pods, ${cf.cpus} CPUs, ${cf.ramGB} GB; ${fmt(perSec, 0)} deliveries/s; p99 ${cf.p99ms} ms → ${fmt(json.centrifugo.cpuUsPerDelivery, 0)} µs CPU per delivery all in, ${fmt(json.centrifugo.marginalCpuUsPerDelivery, 0)} µs above the ${cf.idleCpus} CPUs it needs with few messages; ${fmt(json.centrifugo.kbPerConnection, 0)} KB per connection. Workload: ${cf.workload}.`);
+  say(
+    `${fmt(cf.connections)} connections on ${cf.pods} pods, ${cf.cpus} CPUs, ${cf.ramGB} GB; ${fmt(perSec, 0)} deliveries/s; p99 ${cf.p99ms} ms → ${fmt(json.centrifugo.cpuUsPerDelivery, 0)} µs CPU per delivery all in, ${fmt(json.centrifugo.marginalCpuUsPerDelivery, 0)} µs above the ${cf.idleCpus} CPUs it needs with few messages; ${fmt(json.centrifugo.kbPerConnection, 0)} KB per connection. Workload: ${cf.workload}.`,
+  );
   say();
 
   const elapsed = (Date.now() - started) / 1000;
@@ -1639,7 +1966,7 @@ function main() {
   say(`(${fmt(elapsed, 1)} s)`);
   console.log(out.join('\n'));
   if (args.write) {
-    writeFileSync(args.out, `${JSON.stringify(json, (k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 1)}\n`);
+    writeFileSync(args.out, `${JSON.stringify(json, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 1)}\n`);
     console.error(`wrote ${args.out}`);
   }
 }

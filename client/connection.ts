@@ -41,8 +41,7 @@ export type Outcome =
   /** The stream ended right after a bare `retry:` block: the hub recycled it (STREAM_MAX_SECONDS). */
   | { type: 'recycled'; opened: true };
 
-const isEventStream = (res: Response): boolean =>
-  (res.headers.get('Content-Type') ?? '').split(';')[0]?.trim().toLowerCase() === 'text/event-stream';
+const isEventStream = (res: Response): boolean => (res.headers.get('Content-Type') ?? '').split(';')[0]?.trim().toLowerCase() === 'text/event-stream';
 
 /** Frees the connection of a response whose body nobody will read. */
 function discard(res: Response): void {

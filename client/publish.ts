@@ -97,10 +97,16 @@ export async function publish(url: string, key: string, events: readonly Publish
       return { type: 'failed', error: asError(thrown), retryable: true };
     }
     if (res.status !== 201) {
-      return { type: 'failed', error: parseError(res.status, text), retryable: isRetryableStatus(res.status), retryAfterMs: retryAfterMs(res.headers.get('Retry-After')) };
+      return {
+        type: 'failed',
+        error: parseError(res.status, text),
+        retryable: isRetryableStatus(res.status),
+        retryAfterMs: retryAfterMs(res.headers.get('Retry-After')),
+      };
     }
     const ack = parseAck(text);
-    if (ack === undefined) throw new HeraldError(201, 'invalid_response', `A publish was answered 201 with a body that is not {channel, ids, subscribers}: ${text.slice(0, 200)}`);
+    if (ack === undefined)
+      throw new HeraldError(201, 'invalid_response', `A publish was answered 201 with a body that is not {channel, ids, subscribers}: ${text.slice(0, 200)}`);
     return { type: 'done', result: { ...ack, replayed: res.headers.get('Idempotent-Replayed') === 'true', idempotencyKey } };
   };
 

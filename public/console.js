@@ -66,7 +66,11 @@ function el(tag, className, text) {
 
 /** A `<time>` showing the time of day, to the millisecond unless `ms` is false. */
 function timeOfDay(at = new Date(), ms = true) {
-  const time = el('time', '', at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', ...(ms ? { fractionalSecondDigits: 3 } : {}), hourCycle: 'h23' }));
+  const time = el(
+    'time',
+    '',
+    at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', ...(ms ? { fractionalSecondDigits: 3 } : {}), hourCycle: 'h23' }),
+  );
   time.dateTime = at.toISOString();
   return time;
 }
@@ -237,7 +241,10 @@ async function connect() {
   };
   source.addEventListener('gap', (event) => {
     const gap = JSON.parse(event.data);
-    note('gap', `gap: events after ${gap.lastEventId} are no longer retained (oldest kept ${gap.oldestId ?? 'none'}, latest ${gap.latestId ?? 'none'}); what is kept follows`);
+    note(
+      'gap',
+      `gap: events after ${gap.lastEventId} are no longer retained (oldest kept ${gap.oldestId ?? 'none'}, latest ${gap.latestId ?? 'none'}); what is kept follows`,
+    );
   });
   source.addEventListener('close', () => {
     note('close', 'the channel was deleted (close event); disconnected');
@@ -409,7 +416,10 @@ function drawChart() {
   const first = samples[0];
   const latest = samples.at(-1);
   const span = Math.max((latest?.at ?? 0) - (first?.at ?? 0), SAMPLE_MS);
-  for (const [key, format] of [['rate', formatRate], ['subscribers', String]]) {
+  for (const [key, format] of [
+    ['rate', formatRate],
+    ['subscribers', String],
+  ]) {
     const box = ui.chart.querySelector(`[data-series="${key}"]`);
     const points = samples.filter((s) => s[key] !== null);
     const top = scaleTop(Math.max(0, ...points.map((s) => s[key])));

@@ -17,10 +17,7 @@ export function bearerToken(header: string | undefined): string | undefined {
 
 /** Hashing both sides first gives equal lengths, so the comparison leaks neither length nor content. */
 export async function sameSecret(given: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all([
-    crypto.subtle.digest('SHA-256', encoder.encode(given)),
-    crypto.subtle.digest('SHA-256', encoder.encode(expected)),
-  ]);
+  const [a, b] = await Promise.all([crypto.subtle.digest('SHA-256', encoder.encode(given)), crypto.subtle.digest('SHA-256', encoder.encode(expected))]);
   return crypto.subtle.timingSafeEqual(a, b);
 }
 
@@ -57,14 +54,15 @@ export async function authorize({ channel, right, token }: AccessRequest, secret
     );
   }
   if (token === undefined) {
-    const how = right === 'publish'
-      ? 'Send `Authorization: Bearer <PUBLISH_KEY or token>`.'
-      : 'Private channels need a token: `Authorization: Bearer`, the `token` parameter or the `herald_token` cookie.';
+    const how =
+      right === 'publish'
+        ? 'Send `Authorization: Bearer <PUBLISH_KEY or token>`.'
+        : 'Private channels need a token: `Authorization: Bearer`, the `token` parameter or the `herald_token` cookie.';
     throw new HubError('unauthorized', how, CHALLENGE);
   }
   if (secrets.publishKey !== undefined && (await sameSecret(token, secrets.publishKey))) return;
   if (!looksLikeJwt(token)) {
-    throw new HubError('unauthorized', 'The credential is neither this hub\'s publish key nor a token.', CHALLENGE);
+    throw new HubError('unauthorized', "The credential is neither this hub's publish key nor a token.", CHALLENGE);
   }
   if (secrets.jwtSecret === undefined) {
     throw new HubError('invalid_token', 'This hub has no JWT_SECRET, so it accepts no tokens. Set it with `wrangler secret put JWT_SECRET`.', CHALLENGE);
@@ -80,10 +78,6 @@ export async function authorize({ channel, right, token }: AccessRequest, secret
  * the `herald_token` cookie; the first one present is the one checked (docs/api.md), since
  * EventSource can send neither headers nor anything but cookies and the URL.
  */
-export function subscriberToken(sources: {
-  bearer: string | undefined;
-  query: string | undefined;
-  cookie: string | undefined;
-}): string | undefined {
+export function subscriberToken(sources: { bearer: string | undefined; query: string | undefined; cookie: string | undefined }): string | undefined {
   return sources.bearer ?? sources.query ?? sources.cookie;
 }

@@ -54,7 +54,10 @@ function toEvent(item: Record<string, unknown>, defaultName: string, maxEventByt
   const where = index === undefined ? 'The event' : `events[${index}]`;
   const unexpected = Object.keys(item).filter((k) => k !== 'data' && k !== 'event');
   if (unexpected.length > 0) {
-    throw new HubError('invalid_payload', `${where} has unexpected fields: ${unexpected.join(', ')}. An event has "data" and optionally "event"; the hub stamps ids.`);
+    throw new HubError(
+      'invalid_payload',
+      `${where} has unexpected fields: ${unexpected.join(', ')}. An event has "data" and optionally "event"; the hub stamps ids.`,
+    );
   }
   if (!('data' in item)) throw new HubError('invalid_payload', `${where} has no "data".`);
   if (item.event !== undefined && typeof item.event !== 'string') {

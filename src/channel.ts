@@ -55,10 +55,7 @@ export interface PublishInput {
 }
 
 /** The 201 body of docs/api.md, kept as JSON text so that a replay answers it byte for byte. */
-export type PublishOutcome =
-  | { kind: 'published'; body: string }
-  | { kind: 'replayed'; body: string }
-  | { kind: 'key_reused' };
+export type PublishOutcome = { kind: 'published'; body: string } | { kind: 'replayed'; body: string } | { kind: 'key_reused' };
 
 export interface ChannelInfo {
   channel: string;
@@ -75,10 +72,7 @@ export interface ChannelInfo {
  * `after`, up to the relay's own cursor `until`; `ahead` when the subscriber is past the
  * relay but not past the log (the relay waits for its own socket to catch up).
  */
-export type RelayRead =
-  | { kind: 'step'; gap: boolean; last: number; bytes: Uint8Array }
-  | { kind: 'ahead' }
-  | { kind: 'closed' };
+export type RelayRead = { kind: 'step'; gap: boolean; last: number; bytes: Uint8Array } | { kind: 'ahead' } | { kind: 'closed' };
 
 export interface HistoryPage {
   events: Array<{ id: string; event: string; data: string; time: string }>;
@@ -489,10 +483,7 @@ export class Channel extends DurableObject<Env> {
 
   /** Enforces retention now and keeps the alarm set for the next expiry. */
   #prune(): void {
-    const next = this.#log.prune(
-      { maxEvents: this.#config.historyMaxEvents, maxAgeMs: this.#config.historyMaxAgeMs },
-      Date.now(),
-    );
+    const next = this.#log.prune({ maxEvents: this.#config.historyMaxEvents, maxAgeMs: this.#config.historyMaxAgeMs }, Date.now());
     if (next !== null) this.#ensureAlarm(next);
   }
 

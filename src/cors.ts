@@ -19,7 +19,10 @@ const PREFLIGHT_MAX_AGE_SECONDS = 86_400;
 
 /** Reads CORS_ORIGINS; origins are compared exactly as browsers send them (scheme://host[:port]). */
 export function parseCorsOrigins(value: string | undefined): CorsPolicy {
-  const entries = (value ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  const entries = (value ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   if (entries.length === 0) return { kind: 'none' };
   if (entries.includes('*')) return { kind: 'any' };
   return { kind: 'listed', origins: new Set(entries.map((o) => o.replace(/\/+$/, ''))) };

@@ -90,11 +90,13 @@ function credentialFor(c: Context<App>, right: Right): string | undefined {
   return subscriberToken({ bearer, query: c.req.query('token'), cookie: getCookie(c, 'herald_token') });
 }
 
-const requires = (right: Right) => async (c: Context<App>, next: () => Promise<void>): Promise<void> => {
-  const { publishKey, jwtSecret } = c.get('config');
-  await authorize({ channel: parseChannel(c.req.param('channel') ?? ''), right, token: credentialFor(c, right) }, { publishKey, jwtSecret });
-  await next();
-};
+const requires =
+  (right: Right) =>
+  async (c: Context<App>, next: () => Promise<void>): Promise<void> => {
+    const { publishKey, jwtSecret } = c.get('config');
+    await authorize({ channel: parseChannel(c.req.param('channel') ?? ''), right, token: credentialFor(c, right) }, { publishKey, jwtSecret });
+    await next();
+  };
 
 const limitBody = bodyLimit({
   maxSize: MAX_BODY_BYTES,
@@ -105,7 +107,7 @@ const limitBody = bodyLimit({
 
 /** JSON history for clients that ask for JSON and not for an event stream (docs/api.md). */
 function wantsHistory(accept: string | undefined): boolean {
-  return accept !== undefined && accept.includes('application/json') && !accept.includes('text/event-stream');
+  return accept?.includes('application/json') === true && !accept.includes('text/event-stream');
 }
 
 /** Stores events in the channel and answers as docs/api.md's Publish says, idempotency included. */
@@ -203,7 +205,11 @@ app.get('/v1/events', async (c) => {
   const links = opened.map((o, i) => (o.kind === 'open' ? new ChannelLink((after) => routes[i]!.attach(after), o.socket, positions[i]!) : null));
   const deleted = channels.filter((_, i) => links[i] === null);
   const framing = new MergedFraming(channels, positions, channels.length - deleted.length);
-  const watcher = watchStream(c, keys.map((key, i) => (links[i] ? key : null)), cursor ? 'resume' : 'new');
+  const watcher = watchStream(
+    c,
+    keys.map((key, i) => (links[i] ? key : null)),
+    cursor ? 'resume' : 'new',
+  );
   const session = new Session(links, framing, encodeMergedOpening(config.retryMs, cursorText(positions), deleted), config, watcher);
   return new Response(session.stream, { status: 200, headers: SSE_HEADERS });
 });
@@ -316,7 +322,14 @@ async function refused(c: Context<App>, code: ErrorCode, response: Response, err
 }
 
 app.notFound((c) =>
-  refused(c, 'not_found', errorResponse('not_found', 'No such route. See docs/api.md: /v1/channels/{channel}/events, /v1/events?channel=…, /v1/channels/{channel}, /v1/hooks/{channel}, /healthz.')),
+  refused(
+    c,
+    'not_found',
+    errorResponse(
+      'not_found',
+      'No such route. See docs/api.md: /v1/channels/{channel}/events, /v1/events?channel=…, /v1/channels/{channel}, /v1/hooks/{channel}, /healthz.',
+    ),
+  ),
 );
 
 app.onError((err, c) => {

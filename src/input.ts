@@ -19,10 +19,7 @@ export const HISTORY_DEFAULT_LIMIT = 100;
 
 export function parseChannel(name: string): string {
   if (!CHANNEL.test(name)) {
-    throw new HubError(
-      'invalid_channel',
-      'A channel name is 1–128 characters from A–Z a–z 0–9 _ - . : ~ @.',
-    );
+    throw new HubError('invalid_channel', 'A channel name is 1–128 characters from A–Z a–z 0–9 _ - . : ~ @.');
   }
   return name;
 }

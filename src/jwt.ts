@@ -56,7 +56,7 @@ export async function verifyToken(token: string, secret: string): Promise<Grants
         ? 'The token has expired (exp); get a new one.'
         : err instanceof JwtTokenNotBefore
           ? 'The token is not valid yet (nbf).'
-          : 'The token is not an HS256 JWT signed with this hub\'s JWT_SECRET.';
+          : "The token is not an HS256 JWT signed with this hub's JWT_SECRET.";
     throw new HubError('invalid_token', why, { 'WWW-Authenticate': 'Bearer realm="herald", error="invalid_token"' });
   }
   return readGrants(payload.herald);

@@ -70,10 +70,7 @@ export class OpenSocket {
 /** Where an attach ended: a socket, or why not. */
 export type Attached =
   /** `relays`, `rememberMs`: what a root's answer says a Worker may spread over (route.ts; 0: nothing). */
-  | { kind: 'open'; socket: OpenSocket; lastId: number; relays?: number; rememberMs?: number }
-  | { kind: 'closed' }
-  | { kind: 'full' }
-  | { kind: 'unavailable' };
+  { kind: 'open'; socket: OpenSocket; lastId: number; relays?: number; rememberMs?: number } | { kind: 'closed' } | { kind: 'full' } | { kind: 'unavailable' };
 
 /** What one attach request got: also, from a root, the relay to go to instead. */
 /** `relays`: how many the subscriber's region has; `rememberMs`: how long a Worker may spread over them. */

@@ -161,11 +161,7 @@ export class EventLog {
 
   /** Up to `limit` retained events with ids larger than `after`, oldest first, read as iterated. */
   after(after: number, limit: number): Iterable<StoredEvent> {
-    return this.sql.exec<Row>(
-      'SELECT id, event, data, time FROM events WHERE id > ? ORDER BY id LIMIT ?',
-      after,
-      limit,
-    ) as unknown as Iterable<StoredEvent>;
+    return this.sql.exec<Row>('SELECT id, event, data, time FROM events WHERE id > ? ORDER BY id LIMIT ?', after, limit) as unknown as Iterable<StoredEvent>;
   }
 
   /**
@@ -240,11 +236,7 @@ export class EventLog {
   /** The remembered publish for `key`, if it has not expired. */
   idempotency(key: string, now: number): IdempotencyRecord | undefined {
     const row = this.sql
-      .exec<{ fingerprint: string; response: string }>(
-        'SELECT fingerprint, response FROM idempotency WHERE key = ? AND expires > ?',
-        key,
-        now,
-      )
+      .exec<{ fingerprint: string; response: string }>('SELECT fingerprint, response FROM idempotency WHERE key = ? AND expires > ?', key, now)
       .toArray()[0];
     return row;
   }

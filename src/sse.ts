@@ -36,7 +36,7 @@ export function encodeEventText({ id, event, data }: WireEvent): string {
   let frame = `id: ${id}\n`;
   if (event !== 'message') frame += `event: ${event}\n`;
   for (const line of data.split(LINE_BREAK)) frame += `data: ${line}\n`;
-  return frame + '\n';
+  return `${frame}\n`;
 }
 
 /** {@link encodeEventText} as UTF-8 bytes, encoded once and shared by every subscriber. */

@@ -52,7 +52,12 @@ describe('private channels', () => {
     ['a publish-only token', async () => ({ Authorization: `Bearer ${await token({ publish: ['*'] })}` }), 403, 'forbidden'],
     // Issue 10: a valid token that grants nothing, with the claim empty or absent, is 403.
     ['a token with an empty herald claim', async () => ({ Authorization: `Bearer ${await token({})}` }), 403, 'forbidden'],
-    ['a token without a herald claim', async () => ({ Authorization: `Bearer ${await sign({ sub: 'x', exp: nowSeconds() + 300 }, JWT_SECRET, 'HS256')}` }), 403, 'forbidden'],
+    [
+      'a token without a herald claim',
+      async () => ({ Authorization: `Bearer ${await sign({ sub: 'x', exp: nowSeconds() + 300 }, JWT_SECRET, 'HS256')}` }),
+      403,
+      'forbidden',
+    ],
     // It had no WWW-Authenticate before issue 10.
     ['a token with a malformed herald claim', async () => ({ Authorization: `Bearer ${await token({ subscribe: 'private-*' })}` }), 401, 'invalid_token'],
     ['a garbage bearer', async () => ({ Authorization: 'Bearer not-a-token' }), 401, 'unauthorized'],
@@ -95,7 +100,7 @@ describe('scoped publish tokens', () => {
     expect((await hub(`/v1/channels/${channel}`, { method: 'DELETE', headers })).status).toBe(204);
   });
 
-  it('forbids a channel outside the token\'s patterns with 403', async () => {
+  it("forbids a channel outside the token's patterns with 403", async () => {
     const headers = { Authorization: `Bearer ${await token({ publish: ['team-*'] })}` };
     const res = await hub(`/v1/channels/${uniqueChannel('other')}/events`, { method: 'POST', headers, body: 'x' });
     expect(await errorOf(res)).toMatchObject({ status: 403, code: 'forbidden' });
@@ -105,7 +110,9 @@ describe('scoped publish tokens', () => {
     const t = await token({ publish: ['*'] });
     const channel = uniqueChannel();
     expect(await errorOf(await hub(`/v1/channels/${channel}/events?token=${t}`, { method: 'POST', body: 'x' }))).toMatchObject({ status: 401 });
-    expect(await errorOf(await hub(`/v1/channels/${channel}/events`, { method: 'POST', body: 'x', headers: { Cookie: `herald_token=${t}` } }))).toMatchObject({ status: 401 });
+    expect(await errorOf(await hub(`/v1/channels/${channel}/events`, { method: 'POST', body: 'x', headers: { Cookie: `herald_token=${t}` } }))).toMatchObject({
+      status: 401,
+    });
   });
 });
 

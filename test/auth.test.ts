@@ -43,7 +43,9 @@ describe('authorize', () => {
   it('lets anyone subscribe to a public channel, whatever token they carry', async () => {
     expect(await outcome(authorize({ channel: 'news', right: 'subscribe', token: undefined }, BOTH))).toBe('allowed');
     expect(await outcome(authorize({ channel: 'news', right: 'subscribe', token: 'garbage' }, BOTH))).toBe('allowed');
-    expect(await outcome(authorize({ channel: 'news', right: 'subscribe', token: undefined }, { publishKey: undefined, jwtSecret: undefined }))).toBe('allowed');
+    expect(await outcome(authorize({ channel: 'news', right: 'subscribe', token: undefined }, { publishKey: undefined, jwtSecret: undefined }))).toBe(
+      'allowed',
+    );
   });
 
   it('lets the publish key do anything', async () => {

@@ -48,7 +48,14 @@ describe('JSON bodies', () => {
     ['a number', '{"data": 42}', [{ event: 'message', data: '42' }]],
     ['null', '{"data": null}', [{ event: 'message', data: 'null' }]],
     ['a named event', '{"data":"x","event":"order.created"}', [{ event: 'order.created', data: 'x' }]],
-    ['a batch in order', '{"events":[{"data":"a"},{"data":"b","event":"t"}]}', [{ event: 'message', data: 'a' }, { event: 't', data: 'b' }]],
+    [
+      'a batch in order',
+      '{"events":[{"data":"a"},{"data":"b","event":"t"}]}',
+      [
+        { event: 'message', data: 'a' },
+        { event: 't', data: 'b' },
+      ],
+    ],
   ])('reads %s', (_, body, events) => {
     expect(parse(body, JSON_TYPE)).toEqual(events);
   });

@@ -26,9 +26,13 @@ async function open(channel: string, after: number | null) {
   ws.accept();
   ws.binaryType = 'arraybuffer';
   const until = (done: () => boolean, what: string) =>
-    within((async () => {
-      while (!done()) await sleep(10);
-    })(), 3000, what);
+    within(
+      (async () => {
+        while (!done()) await sleep(10);
+      })(),
+      3000,
+      what,
+    );
   return { ws, messages, closed: () => closed, until, headers: res.headers };
 }
 

@@ -4,7 +4,17 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backoffDelay, resolveBackoff, waitDelay, DEFAULT_BACKOFF } from '../client/backoff.ts';
 import { isRetryableStatus, parseError, retryAfterMs } from '../client/errors.ts';
 import type { Fetch } from '../client/fetch.ts';
-import { HeraldError, publish, subscribe, type CloseReason, type ErrorInfo, type Gap, type HeraldEvent, type SubscribeOptions, type Wait } from '../client/index.ts';
+import {
+  HeraldError,
+  publish,
+  subscribe,
+  type CloseReason,
+  type ErrorInfo,
+  type Gap,
+  type HeraldEvent,
+  type SubscribeOptions,
+  type Wait,
+} from '../client/index.ts';
 import { interpret, type Target } from '../client/messages.ts';
 import { channelEventsUrl, multiEventsUrl } from '../client/urls.ts';
 
@@ -90,7 +100,7 @@ describe('resolveBackoff', () => {
 });
 
 describe('parseError', () => {
-  it('reads the hub\'s JSON error body', () => {
+  it("reads the hub's JSON error body", () => {
     const error = parseError(400, '{"error":{"code":"invalid_channel","message":"A channel name is …"}}');
     expect(error).toBeInstanceOf(HeraldError);
     expect(error).toBeInstanceOf(Error);
@@ -103,7 +113,7 @@ describe('parseError', () => {
   });
 
   it.each([
-    ['a proxy\'s HTML page', 502, '<html>Bad gateway</html>', 'http_502', 'The hub answered 502: <html>Bad gateway</html>.'],
+    ["a proxy's HTML page", 502, '<html>Bad gateway</html>', 'http_502', 'The hub answered 502: <html>Bad gateway</html>.'],
     ['no body', 500, '', 'http_500', 'The hub answered 500 with no body.'],
     ['JSON of another shape', 404, '{"message":"nope"}', 'http_404', 'The hub answered 404: {"message":"nope"}.'],
     ['a code that is not a string', 400, '{"error":{"code":4,"message":"x"}}', 'http_400', 'The hub answered 400: {"error":{"code":4,"message":"x"}}.'],
@@ -119,8 +129,19 @@ describe('parseError', () => {
 
 describe('which answers are retried', () => {
   it.each([
-    [400, false], [401, false], [403, false], [404, false], [409, false], [413, false], [422, false],
-    [408, true], [429, true], [500, true], [502, true], [503, true], [504, true],
+    [400, false],
+    [401, false],
+    [403, false],
+    [404, false],
+    [409, false],
+    [413, false],
+    [422, false],
+    [408, true],
+    [429, true],
+    [500, true],
+    [502, true],
+    [503, true],
+    [504, true],
   ])('status %i: retried %s', (status, retried) => {
     expect(isRetryableStatus(status)).toBe(retried);
   });
@@ -145,9 +166,7 @@ describe('urls', () => {
   it('puts the path under the base, with or without a trailing slash or a prefix', () => {
     expect(channelEventsUrl('http://127.0.0.1:8787', 'orders').href).toBe('http://127.0.0.1:8787/v1/channels/orders/events');
     expect(channelEventsUrl('https://example.com/herald/', 'orders').href).toBe('https://example.com/herald/v1/channels/orders/events');
-    expect(multiEventsUrl('https://example.com/herald', ['b', 'a', 'c']).href).toBe(
-      'https://example.com/herald/v1/events?channel=b&channel=a&channel=c',
-    );
+    expect(multiEventsUrl('https://example.com/herald', ['b', 'a', 'c']).href).toBe('https://example.com/herald/v1/events?channel=b&channel=a&channel=c');
   });
 
   it('percent-encodes the channel, so a "/" or "?" in it cannot reach another path', () => {
@@ -180,7 +199,7 @@ describe('interpret: one channel (docs/api.md)', () => {
     });
   });
 
-  it('close is the channel\'s', () => {
+  it("close is the channel's", () => {
     expect(interpret({ event: 'close', data: '{"reason":"deleted"}' }, one)).toEqual({ type: 'close', channel: 'orders' });
   });
 
@@ -196,7 +215,7 @@ describe('interpret: one channel (docs/api.md)', () => {
 describe('interpret: several channels (docs/api.md)', () => {
   const many: Target = { kind: 'channels', channels: ['a', 'b'] };
 
-  it('unwraps the envelope: channel, the event\'s own id and the data from it, the stream\'s id as cursor', () => {
+  it("unwraps the envelope: channel, the event's own id and the data from it, the stream's id as cursor", () => {
     const incoming = interpret({ id: '12.7', event: 'tick', data: '{"channel":"b","id":"7","data":"{\\"n\\":1}"}' }, many);
     expect(incoming).toEqual({ type: 'event', event: { channel: 'b', id: '7', event: 'tick', data: '{"n":1}', cursor: '12.7' } });
     expect(incoming.type === 'event' && incoming.event.json()).toEqual({ n: 1 });
@@ -406,7 +425,11 @@ describe('subscribe({ channel })', () => {
     await sub.closed;
 
     expect(sent.map((s) => s.headers['last-event-id'])).toEqual(['0', '1', '2', '3']);
-    expect(plain(seen.events).map((e) => [e.id, e.data])).toEqual([['1', 'one'], ['2', 'two'], ['3', 'three']]);
+    expect(plain(seen.events).map((e) => [e.id, e.data])).toEqual([
+      ['1', 'one'],
+      ['2', 'two'],
+      ['3', 'three'],
+    ]);
     expect(seen.opens).toBe(3);
     expect(seen.errors.map(({ error, info }) => [error.message, info.willRetry, info.attempt])).toEqual([
       ['The hub ended the stream.', true, 1],
@@ -420,7 +443,7 @@ describe('subscribe({ channel })', () => {
     }
   });
 
-  it('backoff grows over failures in a row from the server\'s retry:, and starts again after a stream opens', async () => {
+  it("backoff grows over failures in a row from the server's retry:, and starts again after a stream opens", async () => {
     vi.useFakeTimers();
     const { fetch, sent } = scriptedFetch(
       sse('retry: 300\n: connected\n\n'),
@@ -441,8 +464,22 @@ describe('subscribe({ channel })', () => {
     expect(sent).toHaveLength(6);
 
     const infos = seen.errors.map((e) => e.info);
-    expect(infos.map((i) => [i.attempt, i.willRetry])).toEqual([[1, true], [2, true], [3, true], [4, true], [1, true], [2, true]]);
-    const ranges = [[300, 600], [600, 1200], [1200, 2000], [2000, 2000], [300, 600], [600, 1200]];
+    expect(infos.map((i) => [i.attempt, i.willRetry])).toEqual([
+      [1, true],
+      [2, true],
+      [3, true],
+      [4, true],
+      [1, true],
+      [2, true],
+    ]);
+    const ranges = [
+      [300, 600],
+      [600, 1200],
+      [1200, 2000],
+      [2000, 2000],
+      [300, 600],
+      [600, 1200],
+    ];
     infos.forEach((info, i) => {
       expect(info.delayMs, `delay ${i + 1}`).toBeGreaterThanOrEqual(ranges[i]![0]!);
       expect(info.delayMs, `delay ${i + 1}`).toBeLessThanOrEqual(ranges[i]![1]!);
@@ -460,7 +497,7 @@ describe('subscribe({ channel })', () => {
     expect(seen.errors[0]!.info).toEqual({ willRetry: true, delayMs: 10_000, attempt: 1 });
   });
 
-  it('a wait (a stream of only retry: and `: channel_full`) is no error: onWait, no onOpen, then the same Last-Event-ID after the hub\'s retry: plus jitter', async () => {
+  it("a wait (a stream of only retry: and `: channel_full`) is no error: onWait, no onOpen, then the same Last-Event-ID after the hub's retry: plus jitter", async () => {
     vi.useFakeTimers();
     vi.spyOn(Math, 'random').mockReturnValue(0.5);
     const stream = liveStream();
@@ -512,7 +549,7 @@ describe('subscribe({ channel })', () => {
     expect(seen.opens).toBe(0);
   });
 
-  it('a wait is no failure: the count of failures in a row, and the backoff base (the last stream\'s retry:), stay as they were', async () => {
+  it("a wait is no failure: the count of failures in a row, and the backoff base (the last stream's retry:), stay as they were", async () => {
     vi.useFakeTimers();
     vi.spyOn(Math, 'random').mockReturnValue(0);
     const { fetch, sent } = scriptedFetch(
@@ -540,7 +577,7 @@ describe('subscribe({ channel })', () => {
     ]);
   });
 
-  it('an onWait that throws ends it with that error, as onEvent\'s exceptions do', async () => {
+  it("an onWait that throws ends it with that error, as onEvent's exceptions do", async () => {
     const failure = new Error('wait handler failed');
     const { fetch, sent } = scriptedFetch(sse('retry: 10000\n: channel_full\n\n'));
     const { sub, seen } = recorded({
@@ -575,7 +612,10 @@ describe('subscribe({ channel })', () => {
     sub.close();
     await expect(sub.closed).resolves.toEqual({ type: 'closed' });
     expect(sent.map((s) => s.headers['last-event-id'])).toEqual(['0', '1']);
-    expect(plain(seen.events).map((e) => [e.id, e.data])).toEqual([['1', 'one'], ['2', 'two']]);
+    expect(plain(seen.events).map((e) => [e.id, e.data])).toEqual([
+      ['1', 'one'],
+      ['2', 'two'],
+    ]);
     expect(sub.lastEventId).toBe('2');
     expect(seen.errors).toEqual([]);
     expect(seen.waits).toEqual([]);
@@ -609,13 +649,13 @@ describe('subscribe({ channel })', () => {
   });
 
   it.each([
-    ['a resumed stream\'s opening (no id:), and nothing more', 'retry: 100\n: connected\n\n', 1],
+    ["a resumed stream's opening (no id:), and nothing more", 'retry: 100\n: connected\n\n', 1],
     ['events, without a retry: at the end', 'retry: 100\nid: 0\n: connected\n\nid: 1\ndata: one\n\n', 1],
     ['a retry: that a heartbeat followed', 'retry: 100\n: connected\n\nretry: 100\n\n: heartbeat\n\n', 1],
     ['a retry: that an event followed', 'retry: 100\n: connected\n\nretry: 100\n\nid: 1\ndata: one\n\n', 1],
-    ['a wait\'s reason once the stream had opened', 'retry: 100\n: connected\n\nretry: 100\n: channel_full\n\n', 1],
+    ["a wait's reason once the stream had opened", 'retry: 100\n: connected\n\nretry: 100\n: channel_full\n\n', 1],
     ['a reason the client does not know', 'retry: 100\n: draining\n\n', 1],
-    ['a wait\'s reason without retry:', ': channel_full\n\n', 0],
+    ["a wait's reason without retry:", ': channel_full\n\n', 0],
     ['a bare retry: and nothing else (no opening)', 'retry: 100\n\n', 0],
   ])('a stream of %s that ends is still "The hub ended the stream.", retried', async (_, text, opens) => {
     const { fetch } = scriptedFetch(sse(text));
@@ -643,7 +683,11 @@ describe('subscribe({ channel })', () => {
 
     expect(stalled.cancelled()).toBe(true);
     expect(sent[1]!.headers['last-event-id']).toBe('2');
-    expect(plain(seen.events).map((e) => [e.id, e.data])).toEqual([['1', 'one'], ['2', 'two'], ['3', 'three']]);
+    expect(plain(seen.events).map((e) => [e.id, e.data])).toEqual([
+      ['1', 'one'],
+      ['2', 'two'],
+      ['3', 'three'],
+    ]);
     const [first] = seen.errors;
     expect([first!.error.message, first!.info.willRetry, first!.info.attempt]).toEqual([
       'The connection was idle for 200 ms: no bytes from the hub, not even a heartbeat.',
@@ -876,7 +920,11 @@ describe('subscribe({ channel })', () => {
     ['neither channel nor channels', {}, 'subscribe() takes exactly one of `channel` and `channels`.'],
     ['both', { channel: 'a', channels: ['b'] }, 'subscribe() takes exactly one of `channel` and `channels`.'],
     ['no channels', { channels: [] }, 'subscribe(): `channels` needs at least one channel.'],
-    ['token and an Authorization header', { channel: 'a', token: 't', headers: { authorization: 'Bearer u' } }, 'subscribe(): give the credential as `token` or as an Authorization header, not both.'],
+    [
+      'token and an Authorization header',
+      { channel: 'a', token: 't', headers: { authorization: 'Bearer u' } },
+      'subscribe(): give the credential as `token` or as an Authorization header, not both.',
+    ],
     ['a Last-Event-ID header', { channel: 'a', headers: { 'Last-Event-ID': '4' } }, 'subscribe(): give the resume point as `lastEventId`, not as a header.'],
   ])('refuses %s with a TypeError', (_, options, message) => {
     expect(() => subscribe(HUB, { ...options, onEvent: () => {} })).toThrow(new TypeError(message));
@@ -992,7 +1040,9 @@ describe('subscribe({ channels }) — docs/api.md', () => {
   });
 
   it('an event whose data is not an envelope ends it as invalid_stream, the cursor not moved past it', async () => {
-    const { fetch, sent } = scriptedFetch(sse('retry: 100\nid: 0.0\n: connected\n\nid: 1.0\ndata: {"channel":"a","id":"1","data":"x"}\n\nid: 2.0\ndata: plain text\n\n'));
+    const { fetch, sent } = scriptedFetch(
+      sse('retry: 100\nid: 0.0\n: connected\n\nid: 1.0\ndata: {"channel":"a","id":"1","data":"x"}\n\nid: 2.0\ndata: plain text\n\n'),
+    );
     const { sub, seen } = recorded({ channels: ['a', 'b'], fetch });
     const reason = await sub.closed;
     expect(reason).toEqual({ type: 'error', error: expect.objectContaining({ status: 200, code: 'invalid_stream' }) });
@@ -1066,7 +1116,7 @@ describe('publish', () => {
     expect(sent).toHaveLength(1);
   });
 
-  it('aborting while it waits to retry rejects with the signal\'s reason; no timer is left and no request follows', async () => {
+  it("aborting while it waits to retry rejects with the signal's reason; no timer is left and no request follows", async () => {
     vi.useFakeTimers();
     const controller = new AbortController();
     const { fetch, sent } = scriptedFetch(new TypeError('fetch failed'), ack(['1']));
@@ -1086,6 +1136,8 @@ describe('publish', () => {
   });
 
   it('refuses retries that are not a whole number ≥ 0', async () => {
-    await expect(publish(HUB, 'k', events, { channel: 'orders', retries: -1 })).rejects.toThrow(new RangeError('publish(): retries must be a whole number ≥ 0, got -1.'));
+    await expect(publish(HUB, 'k', events, { channel: 'orders', retries: -1 })).rejects.toThrow(
+      new RangeError('publish(): retries must be a whole number ≥ 0, got -1.'),
+    );
   });
 });

@@ -22,7 +22,9 @@ interface Case {
 
 const events = (channel: string) => `/v1/channels/${channel}/events`;
 const post = (headers: Record<string, string>, body: BodyInit) => async (): Promise<RequestInit> => ({ method: 'POST', headers, body });
-const get = (headers: Record<string, string> = {}) => async (): Promise<RequestInit> => ({ headers });
+const get =
+  (headers: Record<string, string> = {}) =>
+  async (): Promise<RequestInit> => ({ headers });
 const withToken = (make: () => Promise<string>) => async (): Promise<RequestInit> => ({ method: 'POST', headers: bearer(await make()), body: 'x' });
 
 const CASES: Case[] = [
@@ -44,42 +46,156 @@ const CASES: Case[] = [
   { name: 'an event name with LF', path: (c) => `${events(c)}?event=tick%0Aid:%20999`, init: post(AUTH, 'x'), status: 400, code: 'invalid_event' },
   { name: 'an event name with NUL', path: (c) => `${events(c)}?event=a%00`, init: post(AUTH, 'x'), status: 400, code: 'invalid_event' },
   { name: 'an event name with ": "', path: (c) => `${events(c)}?event=a:%20b`, init: post(AUTH, 'x'), status: 400, code: 'invalid_event' },
-  { name: 'a 65-character event name', path: events, init: post({ ...AUTH, ...JSON_TYPE }, JSON.stringify({ data: 1, event: 'e'.repeat(65) })), status: 400, code: 'invalid_event' },
+  {
+    name: 'a 65-character event name',
+    path: events,
+    init: post({ ...AUTH, ...JSON_TYPE }, JSON.stringify({ data: 1, event: 'e'.repeat(65) })),
+    status: 400,
+    code: 'invalid_event',
+  },
   { name: 'the event name close', path: events, init: post({ ...AUTH, ...JSON_TYPE }, '{"data":1,"event":"close"}'), status: 400, code: 'invalid_event' },
   // Bodies.
   { name: 'an invalid UTF-8 text body', path: events, init: post(AUTH, new Uint8Array([0x61, 0xc3, 0x28])), status: 400, code: 'invalid_data' },
-  { name: 'an invalid UTF-8 JSON body', path: events, init: post({ ...AUTH, ...JSON_TYPE }, new Uint8Array([0x7b, 0xff, 0x7d])), status: 400, code: 'invalid_data' },
+  {
+    name: 'an invalid UTF-8 JSON body',
+    path: events,
+    init: post({ ...AUTH, ...JSON_TYPE }, new Uint8Array([0x7b, 0xff, 0x7d])),
+    status: 400,
+    code: 'invalid_data',
+  },
   { name: 'malformed JSON', path: events, init: post({ ...AUTH, ...JSON_TYPE }, '{"data": "x",}'), status: 400, code: 'invalid_json' },
   { name: 'JSON null', path: events, init: post({ ...AUTH, ...JSON_TYPE }, 'null'), status: 400, code: 'invalid_payload' },
   { name: 'a JSON event with an id', path: events, init: post({ ...AUTH, ...JSON_TYPE }, '{"data":"x","id":"7"}'), status: 400, code: 'invalid_payload' },
-  { name: 'a batch of 101', path: events, init: post({ ...AUTH, ...JSON_TYPE }, JSON.stringify({ events: Array.from({ length: 101 }, () => ({ data: 1 })) })), status: 413, code: 'payload_too_large' },
-  { name: 'a batch over 1 MiB', path: events, init: post({ ...AUTH, ...JSON_TYPE }, JSON.stringify({ events: Array.from({ length: 20 }, () => ({ data: 'b'.repeat(60_000) })) })), status: 413, code: 'payload_too_large' },
+  {
+    name: 'a batch of 101',
+    path: events,
+    init: post({ ...AUTH, ...JSON_TYPE }, JSON.stringify({ events: Array.from({ length: 101 }, () => ({ data: 1 })) })),
+    status: 413,
+    code: 'payload_too_large',
+  },
+  {
+    name: 'a batch over 1 MiB',
+    path: events,
+    init: post({ ...AUTH, ...JSON_TYPE }, JSON.stringify({ events: Array.from({ length: 20 }, () => ({ data: 'b'.repeat(60_000) })) })),
+    status: 413,
+    code: 'payload_too_large',
+  },
   { name: 'an event over 64 KiB', path: events, init: post(AUTH, 'o'.repeat(65_537)), status: 413, code: 'payload_too_large' },
-  { name: 'a malformed Idempotency-Key', path: events, init: post({ ...AUTH, 'Idempotency-Key': 'tab\tinside' }, 'x'), status: 400, code: 'invalid_idempotency_key' },
+  {
+    name: 'a malformed Idempotency-Key',
+    path: events,
+    init: post({ ...AUTH, 'Idempotency-Key': 'tab\tinside' }, 'x'),
+    status: 400,
+    code: 'invalid_idempotency_key',
+  },
   // Credentials (docs/api.md "Auth").
   { name: 'a publish without credentials', path: events, init: post({}, 'x'), status: 401, code: 'unauthorized' },
   { name: 'a wrong publish key', path: events, init: post(bearer('herald-dev-key-2'), 'x'), status: 401, code: 'unauthorized' },
-  { name: 'a tampered token', path: events, status: 401, code: 'invalid_token', init: withToken(async () => {
-    const [h, , s] = (await sign({ herald: { publish: ['nothing'] } }, JWT_SECRET, 'HS256')).split('.');
-    return `${h}.${b64url({ herald: { publish: ['*'] } })}.${s}`;
-  }) },
-  { name: 'an expired token', path: events, status: 401, code: 'invalid_token', init: withToken(() => sign({ herald: { publish: ['*'] }, exp: nowSeconds() - 1 }, JWT_SECRET, 'HS256')) },
-  { name: 'a not-yet-valid token', path: events, status: 401, code: 'invalid_token', init: withToken(() => sign({ herald: { publish: ['*'] }, nbf: nowSeconds() + 3600 }, JWT_SECRET, 'HS256')) },
-  { name: 'an alg: none token', path: events, status: 401, code: 'invalid_token', init: withToken(async () => `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ herald: { publish: ['*'] } })}.`) },
-  { name: 'an HS512 token', path: events, status: 401, code: 'invalid_token', init: withToken(() => sign({ herald: { publish: ['*'] } }, JWT_SECRET, 'HS512')) },
-  { name: 'a token signed with another secret', path: events, status: 401, code: 'invalid_token', init: withToken(() => sign({ herald: { publish: ['*'] } }, 'guess', 'HS256')) },
-  { name: 'a token for other channels', path: events, status: 403, code: 'forbidden', init: withToken(() => sign({ herald: { publish: ['someone-else-*'] } }, JWT_SECRET, 'HS256')) },
-  { name: 'a subscribe token used to publish', path: events, status: 403, code: 'forbidden', init: withToken(() => sign({ herald: { subscribe: ['*'] } }, JWT_SECRET, 'HS256')) },
+  {
+    name: 'a tampered token',
+    path: events,
+    status: 401,
+    code: 'invalid_token',
+    init: withToken(async () => {
+      const [h, , s] = (await sign({ herald: { publish: ['nothing'] } }, JWT_SECRET, 'HS256')).split('.');
+      return `${h}.${b64url({ herald: { publish: ['*'] } })}.${s}`;
+    }),
+  },
+  {
+    name: 'an expired token',
+    path: events,
+    status: 401,
+    code: 'invalid_token',
+    init: withToken(() => sign({ herald: { publish: ['*'] }, exp: nowSeconds() - 1 }, JWT_SECRET, 'HS256')),
+  },
+  {
+    name: 'a not-yet-valid token',
+    path: events,
+    status: 401,
+    code: 'invalid_token',
+    init: withToken(() => sign({ herald: { publish: ['*'] }, nbf: nowSeconds() + 3600 }, JWT_SECRET, 'HS256')),
+  },
+  {
+    name: 'an alg: none token',
+    path: events,
+    status: 401,
+    code: 'invalid_token',
+    init: withToken(async () => `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ herald: { publish: ['*'] } })}.`),
+  },
+  {
+    name: 'an HS512 token',
+    path: events,
+    status: 401,
+    code: 'invalid_token',
+    init: withToken(() => sign({ herald: { publish: ['*'] } }, JWT_SECRET, 'HS512')),
+  },
+  {
+    name: 'a token signed with another secret',
+    path: events,
+    status: 401,
+    code: 'invalid_token',
+    init: withToken(() => sign({ herald: { publish: ['*'] } }, 'guess', 'HS256')),
+  },
+  {
+    name: 'a token for other channels',
+    path: events,
+    status: 403,
+    code: 'forbidden',
+    init: withToken(() => sign({ herald: { publish: ['someone-else-*'] } }, JWT_SECRET, 'HS256')),
+  },
+  {
+    name: 'a subscribe token used to publish',
+    path: events,
+    status: 403,
+    code: 'forbidden',
+    init: withToken(() => sign({ herald: { subscribe: ['*'] } }, JWT_SECRET, 'HS256')),
+  },
   { name: 'a private subscribe without a token', path: (c) => events(`private-${c}`), init: get(), status: 401, code: 'unauthorized' },
-  { name: 'a private multi-channel subscribe without a token', path: (c) => `/v1/events?channel=${c}&channel=private-${c}`, init: get(), status: 401, code: 'unauthorized' },
-  { name: 'a private subscribe with a malformed herald claim', path: (c) => events(`private-${c}`), status: 401, code: 'invalid_token', init: async () => ({ headers: bearer(await sign({ herald: { subscribe: 'private-*' } }, JWT_SECRET, 'HS256')) }) },
+  {
+    name: 'a private multi-channel subscribe without a token',
+    path: (c) => `/v1/events?channel=${c}&channel=private-${c}`,
+    init: get(),
+    status: 401,
+    code: 'unauthorized',
+  },
+  {
+    name: 'a private subscribe with a malformed herald claim',
+    path: (c) => events(`private-${c}`),
+    status: 401,
+    code: 'invalid_token',
+    init: async () => ({ headers: bearer(await sign({ herald: { subscribe: 'private-*' } }, JWT_SECRET, 'HS256')) }),
+  },
   { name: 'channel info without credentials', path: (c) => `/v1/channels/${c}`, init: get(), status: 401, code: 'unauthorized' },
-  { name: 'a delete with a wrong key', path: (c) => `/v1/channels/${c}`, init: async () => ({ method: 'DELETE', headers: bearer('nope') }), status: 401, code: 'unauthorized' },
-  { name: 'a private subscribe with a token for another channel', path: (c) => events(`private-${c}`), status: 403, code: 'forbidden', init: async () => ({ headers: bearer(await sign({ herald: { subscribe: ['private-other'] } }, JWT_SECRET, 'HS256')) }) },
+  {
+    name: 'a delete with a wrong key',
+    path: (c) => `/v1/channels/${c}`,
+    init: async () => ({ method: 'DELETE', headers: bearer('nope') }),
+    status: 401,
+    code: 'unauthorized',
+  },
+  {
+    name: 'a private subscribe with a token for another channel',
+    path: (c) => events(`private-${c}`),
+    status: 403,
+    code: 'forbidden',
+    init: async () => ({ headers: bearer(await sign({ herald: { subscribe: ['private-other'] } }, JWT_SECRET, 'HS256')) }),
+  },
   // Webhooks (docs/api.md "Webhooks").
   { name: 'an unsigned webhook', path: (c) => `/v1/hooks/${c}`, init: post({}, 'x'), status: 401, code: 'invalid_signature' },
-  { name: 'a webhook signed with WEBHOOK_SECRET, not the channel\'s secret', path: (c) => `/v1/hooks/${c}`, status: 401, code: 'invalid_signature', init: async () => ({ method: 'POST', body: 'x', headers: { 'X-Hub-Signature-256': await githubSign('whsec_aGVyYWxkLWRldi13ZWJob29rLXNlY3JldA==', 'x') } }) },
-  { name: 'a stale Standard webhook', path: (c) => `/v1/hooks/${c}`, init: post({ 'webhook-id': 'msg', 'webhook-timestamp': String(nowSeconds() - 301), 'webhook-signature': 'v1,AAAA' }, 'x'), status: 401, code: 'invalid_signature' },
+  {
+    name: "a webhook signed with WEBHOOK_SECRET, not the channel's secret",
+    path: (c) => `/v1/hooks/${c}`,
+    status: 401,
+    code: 'invalid_signature',
+    init: async () => ({ method: 'POST', body: 'x', headers: { 'X-Hub-Signature-256': await githubSign('whsec_aGVyYWxkLWRldi13ZWJob29rLXNlY3JldA==', 'x') } }),
+  },
+  {
+    name: 'a stale Standard webhook',
+    path: (c) => `/v1/hooks/${c}`,
+    init: post({ 'webhook-id': 'msg', 'webhook-timestamp': String(nowSeconds() - 301), 'webhook-signature': 'v1,AAAA' }, 'x'),
+    status: 401,
+    code: 'invalid_signature',
+  },
   // Resume points and history.
   { name: 'a Last-Event-ID that is not a number', path: events, init: get({ 'Last-Event-ID': '7; id: 8' }), status: 400, code: 'invalid_last_event_id' },
   { name: 'a history limit of 0', path: (c) => `${events(c)}?limit=0`, init: get({ Accept: 'application/json' }), status: 400, code: 'invalid_limit' },
@@ -131,9 +247,7 @@ describe('no field injection (fuzz)', () => {
       const data = Array.from({ length }, () => PIECES[Math.floor(random() * PIECES.length)]).join('');
       const event = NAMES[Math.floor(random() * NAMES.length)]!;
       const asJson = random() < 0.5;
-      const res = asJson
-        ? await publish(channel, { data, event })
-        : await publish(channel, data, {}, `?event=${encodeURIComponent(event)}`);
+      const res = asJson ? await publish(channel, { data, event }) : await publish(channel, data, {}, `?event=${encodeURIComponent(event)}`);
       expect(res.status, `payload ${JSON.stringify(data)}`).toBe(201);
       // A text body is decoded as UTF-8, which drops one leading byte order mark.
       sent.push({ event, data: asJson ? data : data.replace(/^\ufeff/, '') });

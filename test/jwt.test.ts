@@ -72,7 +72,7 @@ describe('verifyToken', () => {
     expect(await verifyToken(await sign({ sub: 'x' }, SECRET, 'HS256'), SECRET)).toEqual({ publish: [], subscribe: [] });
   });
 
-  it('accepts a token whose iat is a little ahead of the hub\'s clock', async () => {
+  it("accepts a token whose iat is a little ahead of the hub's clock", async () => {
     const token = await sign({ herald: { publish: ['x'] }, iat: now() + 5, exp: now() + 60 }, SECRET, 'HS256');
     expect(await verifyToken(token, SECRET)).toEqual({ publish: ['x'], subscribe: [] });
   });

@@ -49,12 +49,20 @@ async function linkTo(channel: ReturnType<typeof fakeChannel>, cursor: number, b
     deleted: (bytes) => deleted.push(new TextDecoder().decode(bytes)),
     wantsMore: () => true,
   };
-  const link = new ChannelLink(attachTo(() => channel.stub), socket, cursor);
+  const link = new ChannelLink(
+    attachTo(() => channel.stub),
+    socket,
+    cursor,
+  );
   if (bind) link.bind(handler);
   const until = (done: () => boolean, what: string) =>
-    within((async () => {
-      while (!done()) await sleep(10);
-    })(), 3000, what);
+    within(
+      (async () => {
+        while (!done()) await sleep(10);
+      })(),
+      3000,
+      what,
+    );
   return { link, got, parts, deleted, handler, until };
 }
 

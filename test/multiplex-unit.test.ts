@@ -26,7 +26,9 @@ describe('parseFrame reads back what sse.ts writes', () => {
       encodeGap({ lastEventId: 3, oldestId: 5, latestId: 9 }),
       HEARTBEAT,
       encodeClose('deleted'),
-    ].map(decode).join('');
+    ]
+      .map(decode)
+      .join('');
     const frames = text.split('\n\n').slice(0, -1).map(parseFrame);
     expect(frames).toEqual([
       // The opening's `retry:` is the stream's, not the channel's: nothing reads it back.
@@ -92,12 +94,8 @@ describe('merged framing', () => {
   it('wraps the data in one JSON line with the channel and its own id; the cursor is the id', () => {
     const text = encodeMergedEvent('4.9', 'orders', { id: 9, event: 'order.created', data: 'a\nb\r"c"' });
     expect(text).toBe('id: 4.9\nevent: order.created\ndata: {"channel":"orders","id":"9","data":"a\\nb\\r\\"c\\""}\n\n');
-    expect(parseSse(text).events).toEqual([
-      { id: '4.9', event: 'order.created', data: '{"channel":"orders","id":"9","data":"a\\nb\\r\\"c\\""}' },
-    ]);
-    expect(encodeMergedEvent('1.0', 'a', { id: 1, event: 'message', data: 'x' })).toBe(
-      'id: 1.0\ndata: {"channel":"a","id":"1","data":"x"}\n\n',
-    );
+    expect(parseSse(text).events).toEqual([{ id: '4.9', event: 'order.created', data: '{"channel":"orders","id":"9","data":"a\\nb\\r\\"c\\""}' }]);
+    expect(encodeMergedEvent('1.0', 'a', { id: 1, event: 'message', data: 'x' })).toBe('id: 1.0\ndata: {"channel":"a","id":"1","data":"x"}\n\n');
   });
 
   it('puts the channel first in gap and close', () => {

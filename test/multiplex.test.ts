@@ -71,8 +71,14 @@ describe('GET /v1/events', () => {
     // Per channel in id order; a before b here only because a's object answered first is
     // not promised, so compare each channel's sequence and the cursors they carry.
     const of = (ch: string) => events.filter((e) => e[1] === ch).map((e) => e.slice(2));
-    expect(of(a)).toEqual([['3', 'message', 'a3'], ['4', 'message', 'a4']]);
-    expect(of(b)).toEqual([['1', 'message', 'b1'], ['2', 'message', 'b2']]);
+    expect(of(a)).toEqual([
+      ['3', 'message', 'a3'],
+      ['4', 'message', 'a4'],
+    ]);
+    expect(of(b)).toEqual([
+      ['1', 'message', 'b1'],
+      ['2', 'message', 'b2'],
+    ]);
     expect(of(c)).toEqual([['1', 'message', 'c1']]);
     expect(events.at(-1)?.[0]).toBe('4.2.1');
     expect(stream.text.startsWith('retry: 2000\nid: 2.0.0\n: connected\n\n')).toBe(true);
@@ -85,7 +91,11 @@ describe('GET /v1/events', () => {
     await publishIds(b, { events: [{ data: 'b1' }, { data: 'b2' }] });
     const all = await subscribeMany([a, b], {}, '&lastEventId=0');
     await all.until((t) => unwrap(t).length >= 3);
-    expect(unwrap(all.text).map((e) => e[4]).sort()).toEqual(['a1', 'b1', 'b2']);
+    expect(
+      unwrap(all.text)
+        .map((e) => e[4])
+        .sort(),
+    ).toEqual(['a1', 'b1', 'b2']);
     await all.close();
     const header = await subscribeMany([a, b], { headers: { 'Last-Event-ID': '1.1' } }, '&lastEventId=0');
     await header.until((t) => unwrap(t).length >= 1);
@@ -124,9 +134,11 @@ describe('GET /v1/events', () => {
     const channels = Array.from({ length: 10 }, (_, i) => uniqueChannel(`m${i}`));
     const stream = await subscribeMany(channels);
     await stream.until((t) => t.includes(': connected'));
-    await Promise.all(channels.map(async (ch) => {
-      for (let i = 0; i < 10; i++) await publishIds(ch, `${i}`);
-    }));
+    await Promise.all(
+      channels.map(async (ch) => {
+        for (let i = 0; i < 10; i++) await publishIds(ch, `${i}`);
+      }),
+    );
     await stream.until((t) => unwrap(t).length >= 100, 10_000, '100 events');
     const events = unwrap(stream.text);
     for (const ch of channels) {
@@ -147,9 +159,13 @@ describe('GET /v1/events', () => {
     await stream.until((t) => t.includes(': connected'));
     expect([await subscribers(a), await subscribers(b)]).toEqual([1, 1]);
     await stream.close();
-    await within((async () => {
-      while ((await subscribers(a)) + (await subscribers(b)) > 0) await sleep(50);
-    })(), 5000, 'both counts to return to 0');
+    await within(
+      (async () => {
+        while ((await subscribers(a)) + (await subscribers(b)) > 0) await sleep(50);
+      })(),
+      5000,
+      'both counts to return to 0',
+    );
   });
 });
 

@@ -156,7 +156,10 @@ describe('data points (METRICS bound)', () => {
     const metrics = new Recorder();
     expect((await call(metrics, '/v1/channels/a%20b/events', { method: 'POST', headers: AUTH, body: 'x' })).status).toBe(400);
     expect((await call(metrics, '/v1/nothing')).status).toBe(404);
-    expect(metrics.points).toEqual([await point('error', '', EVENTS, 'invalid_channel', [400]), await point('error', '', 'GET (no route)', 'not_found', [404])]);
+    expect(metrics.points).toEqual([
+      await point('error', '', EVENTS, 'invalid_channel', [400]),
+      await point('error', '', 'GET (no route)', 'not_found', [404]),
+    ]);
   });
 
   it('a webhook accepted writes a publish point on the hooks route; refused, an error point with its code', async () => {
@@ -165,7 +168,9 @@ describe('data points (METRICS bound)', () => {
     const signed = { 'X-Hub-Signature-256': await githubSign(await channelSecret(channel), body), 'X-GitHub-Delivery': crypto.randomUUID() };
     const metrics = new Recorder();
     expect((await call(metrics, `/v1/hooks/${channel}`, { method: 'POST', headers: signed, body })).status).toBe(201);
-    expect((await call(metrics, `/v1/hooks/${channel}`, { method: 'POST', headers: { 'X-Hub-Signature-256': `sha256=${'0'.repeat(64)}` }, body })).status).toBe(401);
+    expect((await call(metrics, `/v1/hooks/${channel}`, { method: 'POST', headers: { 'X-Hub-Signature-256': `sha256=${'0'.repeat(64)}` }, body })).status).toBe(
+      401,
+    );
     expect(metrics.points).toEqual([
       await point('publish', channel, 'POST /v1/hooks/{channel}', 'stored', [1, 0]),
       await point('error', channel, 'POST /v1/hooks/{channel}', 'invalid_signature', [401]),
@@ -204,7 +209,9 @@ describe('log lines (one JSON line per notable event, no credential in any)', ()
     const secret = await channelSecret(channel);
     // Signed with the right secret for another channel: a real signature, refused here.
     const signature = await githubSign(await channelSecret(`${channel}-other`), body);
-    const { lines, parsed } = await logged('warn', () => call(undefined, `/v1/hooks/${channel}`, { method: 'POST', headers: { 'X-Hub-Signature-256': signature }, body }));
+    const { lines, parsed } = await logged('warn', () =>
+      call(undefined, `/v1/hooks/${channel}`, { method: 'POST', headers: { 'X-Hub-Signature-256': signature }, body }),
+    );
     expect(parsed).toEqual([
       {
         level: 'warn',
@@ -212,7 +219,8 @@ describe('log lines (one JSON line per notable event, no credential in any)', ()
         channel,
         code: 'invalid_signature',
         status: 401,
-        message: "X-Hub-Signature-256 does not match the body and this channel's webhook secret (each channel has its own: npm run webhook-secret -- <channel>).",
+        message:
+          "X-Hub-Signature-256 does not match the body and this channel's webhook secret (each channel has its own: npm run webhook-secret -- <channel>).",
       },
     ]);
     for (const secretThing of [signature, signature.slice(7), secret, WEBHOOK_SECRET, body]) expect(lines[0]).not.toContain(secretThing);
@@ -223,7 +231,10 @@ describe('log lines (one JSON line per notable event, no credential in any)', ()
     ['a token of another channel', 'jwt', 'forbidden', 403],
   ])('an auth failure with %s logs its code and route, never the credential', async (_, credential, code, status) => {
     const channel = uniqueChannel('team');
-    const token = credential === 'jwt' ? await sign({ herald: { publish: ['other-*'] }, exp: Math.floor(Date.now() / 1000) + 300 }, JWT_SECRET, 'HS256') : credential.slice(7);
+    const token =
+      credential === 'jwt'
+        ? await sign({ herald: { publish: ['other-*'] }, exp: Math.floor(Date.now() / 1000) + 300 }, JWT_SECRET, 'HS256')
+        : credential.slice(7);
     const { lines, parsed } = await logged('warn', () =>
       call(undefined, `/v1/channels/${channel}/events`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: 'x' }),
     );
@@ -245,8 +256,13 @@ describe('log lines (one JSON line per notable event, no credential in any)', ()
     const { parsed } = await logged('error', async () => {
       for (let i = 0; i < 2; i++) expect((await call(metrics, '/healthz', {}, bad)).status).toBe(500);
     });
-    expect(parsed).toEqual([{ level: 'error', event: 'config_error', message: `HEARTBEAT_SECONDS must be a whole number ≥ 1, got '${bad.HEARTBEAT_SECONDS}'` }]);
-    expect(metrics.points).toEqual([await point('error', '', 'GET /healthz', 'invalid_config', [500]), await point('error', '', 'GET /healthz', 'invalid_config', [500])]);
+    expect(parsed).toEqual([
+      { level: 'error', event: 'config_error', message: `HEARTBEAT_SECONDS must be a whole number ≥ 1, got '${bad.HEARTBEAT_SECONDS}'` },
+    ]);
+    expect(metrics.points).toEqual([
+      await point('error', '', 'GET /healthz', 'invalid_config', [500]),
+      await point('error', '', 'GET /healthz', 'invalid_config', [500]),
+    ]);
   });
 
   it('an internal error logs internal_error with what failed; the answer tells nothing of it', async () => {
@@ -263,7 +279,14 @@ describe('log lines (one JSON line per notable event, no credential in any)', ()
     expect(res?.status).toBe(500);
     expect(await res?.text()).not.toContain('namespace unusable');
     expect(parsed).toEqual([
-      { level: 'error', event: 'internal_error', route: 'GET /v1/channels/{channel}', code: 'internal_error', error: 'TypeError: namespace unusable', stack: expect.stringContaining('namespace unusable') },
+      {
+        level: 'error',
+        event: 'internal_error',
+        route: 'GET /v1/channels/{channel}',
+        code: 'internal_error',
+        error: 'TypeError: namespace unusable',
+        stack: expect.stringContaining('namespace unusable'),
+      },
     ]);
     expect(metrics.points.map((p) => p.blobs?.[3])).toEqual(['internal_error']);
   });

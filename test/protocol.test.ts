@@ -112,15 +112,19 @@ describe('attachUrl', () => {
     expect(attachUrl(41)).toBe('https://channel.herald/attach?v=1&after=41');
   });
 
-  it("says where a subscriber is, which relay attaches and with how many, and which relay a Worker means", () => {
+  it('says where a subscriber is, which relay attaches and with how many, and which relay a Worker means', () => {
     expect(attachUrl(3, { as: 'subscriber', region: 'weur' })).toBe('https://channel.herald/attach?v=1&after=3&region=weur');
     expect(attachUrl(3, { as: 'subscriber', region: 'weur', full: 'weur.0' })).toBe('https://channel.herald/attach?v=1&after=3&region=weur&full=weur.0');
     expect(attachUrl(null, { as: 'relay', key: 'apac.2', count: 17 })).toBe('https://channel.herald/attach?v=1&key=apac.2&count=17&as=relay');
-    expect(attachUrl(9, { as: 'relayed', channel: 'scores', key: 'apac.2' })).toBe('https://channel.herald/attach?v=1&after=9&channel=scores&key=apac.2&as=relayed');
+    expect(attachUrl(9, { as: 'relayed', channel: 'scores', key: 'apac.2' })).toBe(
+      'https://channel.herald/attach?v=1&after=9&channel=scores&key=apac.2&as=relayed',
+    );
   });
 });
 
 describe('RELAY_KEY', () => {
   it.each(['wnam.0', 'enam.12', 'me.9999999'])('takes %s', (key) => expect(RELAY_KEY.test(key)).toBe(true));
-  it.each(['weur', 'weur.', 'weur.01', 'mars.0', 'weur.0/x', ' weur.0', 'weur.-1', 'me.10000000'])('refuses %j', (key) => expect(RELAY_KEY.test(key)).toBe(false));
+  it.each(['weur', 'weur.', 'weur.01', 'mars.0', 'weur.0/x', ' weur.0', 'weur.-1', 'me.10000000'])('refuses %j', (key) =>
+    expect(RELAY_KEY.test(key)).toBe(false),
+  );
 });

@@ -26,7 +26,10 @@ describe('POST /v1/channels/{channel}/events', () => {
   it('stamps ids 1…200 exactly once under 200 concurrent publishes', async () => {
     const channel = uniqueChannel();
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => publishIds(channel, `p${i}`)));
-    const ids = results.flat().map(Number).sort((a, b) => a - b);
+    const ids = results
+      .flat()
+      .map(Number)
+      .sort((a, b) => a - b);
     expect(ids).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     expect(await info(channel)).toMatchObject({ lastEventId: '200', retained: 200 });
   });
@@ -127,9 +130,7 @@ describe('Idempotency-Key', () => {
 
   it('stores one event for 20 concurrent requests with one key', async () => {
     const channel = uniqueChannel();
-    const responses = await Promise.all(
-      Array.from({ length: 20 }, () => publish(channel, { data: 'once' }, { headers: { 'Idempotency-Key': 'same' } })),
-    );
+    const responses = await Promise.all(Array.from({ length: 20 }, () => publish(channel, { data: 'once' }, { headers: { 'Idempotency-Key': 'same' } })));
     const bodies = await Promise.all(responses.map((r) => r.text()));
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(201));
     expect(new Set(bodies)).toEqual(new Set([`{"channel":"${channel}","ids":["1"],"subscribers":0}`]));

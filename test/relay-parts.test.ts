@@ -117,7 +117,13 @@ describe('Tail', () => {
 
   it('serves a cursor where an entry begins, up to a byte budget (at least one entry), with the last id', () => {
     const tail = new Tail(1 << 20);
-    for (const [a, l] of [[0, 1], [1, 3], [3, 4], [4, 8]] as const) tail.push(entry(a, l));
+    for (const [a, l] of [
+      [0, 1],
+      [1, 3],
+      [3, 4],
+      [4, 8],
+    ] as const)
+      tail.push(entry(a, l));
     expect(tail.after(1, 1 << 20)).toEqual({ payloads: [entry(1, 3).payload, entry(3, 4).payload, entry(4, 8).payload], last: 8, gap: false });
     const first = tail.after(1, 30)!;
     expect([text(first.payloads), first.last]).toEqual(['id: 2\ndata: x\n\nid: 3\ndata: x\n\n', 3]);

@@ -18,7 +18,10 @@ describe('logLine', () => {
       { event: 'auth_refused', route: 'POST /v1/channels/{channel}/events', channel: 'orders', code: 'unauthorized', status: 401 },
       '{"level":"warn","event":"auth_refused","route":"POST /v1/channels/{channel}/events","channel":"orders","code":"unauthorized","status":401}',
     ],
-    [{ event: 'config_error', message: 'RETRY_MS must be a whole number ≥ 0' }, '{"level":"error","event":"config_error","message":"RETRY_MS must be a whole number ≥ 0"}'],
+    [
+      { event: 'config_error', message: 'RETRY_MS must be a whole number ≥ 0' },
+      '{"level":"error","event":"config_error","message":"RETRY_MS must be a whole number ≥ 0"}',
+    ],
   ])('is one line of JSON: %j', (notable, line) => {
     expect(logLine(notable)).toBe(line);
   });

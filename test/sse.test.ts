@@ -40,9 +40,7 @@ describe('encodeEventText', () => {
   });
 
   it('leaves the event type out for "message", so the parser reports no type', () => {
-    expect(parseSse(encodeEventText({ id: 1, event: 'message', data: 'x' })).events).toEqual([
-      { id: '1', event: undefined, data: 'x' },
-    ]);
+    expect(parseSse(encodeEventText({ id: 1, event: 'message', data: 'x' })).events).toEqual([{ id: '1', event: undefined, data: 'x' }]);
   });
 });
 
@@ -52,7 +50,7 @@ describe('control frames', () => {
     expect(parseSse(text(encodeOpening(2000, null)))).toEqual({ events: [], retry: [2000], comments: ['connected'], ids: [] });
   });
 
-  it('opens a live-only stream with the last id too, which sets the client\'s id without an event', () => {
+  it("opens a live-only stream with the last id too, which sets the client's id without an event", () => {
     expect(text(encodeOpening(1500, 42))).toBe('retry: 1500\nid: 42\n: connected\n\n');
     expect(parseSse(text(encodeOpening(1500, 42)))).toEqual({ events: [], retry: [1500], comments: ['connected'], ids: ['42'] });
     expect(parseSse(text(encodeOpening(2000, 0))).ids).toEqual(['0']);
@@ -64,9 +62,7 @@ describe('control frames', () => {
   });
 
   it('writes gap with string ids and no id field', () => {
-    expect(text(encodeGap({ lastEventId: 3, oldestId: 10, latestId: 12 }))).toBe(
-      'event: gap\ndata: {"lastEventId":"3","oldestId":"10","latestId":"12"}\n\n',
-    );
+    expect(text(encodeGap({ lastEventId: 3, oldestId: 10, latestId: 12 }))).toBe('event: gap\ndata: {"lastEventId":"3","oldestId":"10","latestId":"12"}\n\n');
     expect(text(encodeGap({ lastEventId: 9, oldestId: null, latestId: null }))).toBe(
       'event: gap\ndata: {"lastEventId":"9","oldestId":null,"latestId":null}\n\n',
     );
@@ -74,8 +70,6 @@ describe('control frames', () => {
 
   it('writes close with a data line, so EventSource dispatches it', () => {
     expect(text(encodeClose('deleted'))).toBe('event: close\ndata: {"reason":"deleted"}\n\n');
-    expect(parseSse(text(encodeClose('deleted'))).events).toEqual([
-      { id: undefined, event: 'close', data: '{"reason":"deleted"}' },
-    ]);
+    expect(parseSse(text(encodeClose('deleted'))).events).toEqual([{ id: undefined, event: 'close', data: '{"reason":"deleted"}' }]);
   });
 });

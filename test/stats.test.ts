@@ -116,7 +116,7 @@ describe('stats', () => {
     await subscriber.close();
   });
 
-  it('keep the last publish\'s counts when retention empties the log', async () => {
+  it("keep the last publish's counts when retention empties the log", async () => {
     const channel = uniqueChannel();
     await publishIds(channel, { events: [{ data: 'a' }, { data: 'b' }] });
     await runInDurableObject(stubOf(channel), (_: Channel, state) => {

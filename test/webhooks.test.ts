@@ -45,7 +45,7 @@ describe('GitHub (X-Hub-Signature-256)', () => {
   });
 
   it.each([
-    ['a signature of another body', async () => githubSign(GITHUB_SECRET, body + ' ')],
+    ['a signature of another body', async () => githubSign(GITHUB_SECRET, `${body} `)],
     ['a signature with another secret', async () => githubSign('other', body)],
     ['the sha1 form', async () => `sha1=${'0'.repeat(40)}`],
     ['hex of the wrong length', async () => 'sha256=abcd'],
@@ -93,32 +93,51 @@ describe('Standard Webhooks', () => {
   });
 
   it.each([
-    ['a changed body', (h: Headers) => h, body + '!'],
-    ['a changed webhook-id', (h: Headers) => {
-      h.set('webhook-id', 'msg_other');
-      return h;
-    }, body],
-    ['a missing webhook-id', (h: Headers) => {
-      h.delete('webhook-id');
-      return h;
-    }, body],
-    ['a missing timestamp', (h: Headers) => {
-      h.delete('webhook-timestamp');
-      return h;
-    }, body],
-    ['a non-numeric timestamp', (h: Headers) => {
-      h.set('webhook-timestamp', 'soon');
-      return h;
-    }, body],
-    ['only a v2 signature', (h: Headers) => {
-      h.set('webhook-signature', h.get('webhook-signature')!.replace('v1,', 'v2,'));
-      return h;
-    }, body],
+    ['a changed body', (h: Headers) => h, `${body}!`],
+    [
+      'a changed webhook-id',
+      (h: Headers) => {
+        h.set('webhook-id', 'msg_other');
+        return h;
+      },
+      body,
+    ],
+    [
+      'a missing webhook-id',
+      (h: Headers) => {
+        h.delete('webhook-id');
+        return h;
+      },
+      body,
+    ],
+    [
+      'a missing timestamp',
+      (h: Headers) => {
+        h.delete('webhook-timestamp');
+        return h;
+      },
+      body,
+    ],
+    [
+      'a non-numeric timestamp',
+      (h: Headers) => {
+        h.set('webhook-timestamp', 'soon');
+        return h;
+      },
+      body,
+    ],
+    [
+      'only a v2 signature',
+      (h: Headers) => {
+        h.set('webhook-signature', h.get('webhook-signature')!.replace('v1,', 'v2,'));
+        return h;
+      },
+      body,
+    ],
   ])('refuses %s with 401 invalid_signature', async (_, change, sent) => {
     const headers = change(standardHeaders(STANDARD_SECRET, 'msg_5', new Date(), body));
     expect(await failure(verifyDelivery(headers, bytes(sent), STANDARD_SECRET, nowSeconds()))).toMatch(/^invalid_signature: /);
   });
-
 });
 
 describe('channel webhook secrets', () => {

@@ -83,7 +83,10 @@ export function summarizeProfile(profile, fileOfLine, requestedUs = 250) {
   let programUs = 0;
   let idleUs = 0;
   let otherUs = 0;
-  const paced = profile.timeDeltas.slice(1).filter((d) => d > 0 && d < 5 * requestedUs).sort((a, b) => a - b);
+  const paced = profile.timeDeltas
+    .slice(1)
+    .filter((d) => d > 0 && d < 5 * requestedUs)
+    .sort((a, b) => a - b);
   const periodUs = paced.length ? paced[paced.length >> 1] : requestedUs;
   const sampledUs = profile.endTime - profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {

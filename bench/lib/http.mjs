@@ -151,7 +151,10 @@ export function subscribe(port, { path, headers = {} }, { onData, onEnd, timeout
       }
       const text = chunked ? dechunk(body) : body;
       const refusal = !settled && opened ? REFUSAL.exec(text) : null;
-      if (refusal) return fail(Object.assign(new Error(`subscribe refused: ${refusal[2]} (retry in ${refusal[1]} ms)`), { refused: refusal[2], retryMs: Number(refusal[1]) }));
+      if (refusal)
+        return fail(
+          Object.assign(new Error(`subscribe refused: ${refusal[2]} (retry in ${refusal[1]} ms)`), { refused: refusal[2], retryMs: Number(refusal[1]) }),
+        );
       if (!settled && opened && text.length) {
         settled = true;
         live = true;

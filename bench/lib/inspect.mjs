@@ -48,11 +48,27 @@ export async function runInspected(instance, workload, { log = () => {}, label =
       if (!split) {
         // One isolate: the object's files against the rest; its GC split in the same ratio.
         const s = sums.shared;
-        const objectFiles = Object.entries(s.files).filter(([f]) => OBJECT_FILES.has(f)).reduce((a, [, us]) => a + us, 0);
+        const objectFiles = Object.entries(s.files)
+          .filter(([f]) => OBJECT_FILES.has(f))
+          .reduce((a, [, us]) => a + us, 0);
         const share = s.fileUs ? objectFiles / s.fileUs : 0;
         const rest = s.gcUs + s.otherUs + s.programUs;
-        sums.object = { ...s, files: Object.fromEntries(Object.entries(s.files).filter(([f]) => OBJECT_FILES.has(f))), fileUs: objectFiles, busyUs: objectFiles + rest * share, gcUs: s.gcUs * share, programUs: s.programUs * share };
-        sums.edge = { ...s, files: Object.fromEntries(Object.entries(s.files).filter(([f]) => !OBJECT_FILES.has(f))), fileUs: s.fileUs - objectFiles, busyUs: s.fileUs - objectFiles + rest * (1 - share), gcUs: s.gcUs * (1 - share), programUs: s.programUs * (1 - share) };
+        sums.object = {
+          ...s,
+          files: Object.fromEntries(Object.entries(s.files).filter(([f]) => OBJECT_FILES.has(f))),
+          fileUs: objectFiles,
+          busyUs: objectFiles + rest * share,
+          gcUs: s.gcUs * share,
+          programUs: s.programUs * share,
+        };
+        sums.edge = {
+          ...s,
+          files: Object.fromEntries(Object.entries(s.files).filter(([f]) => !OBJECT_FILES.has(f))),
+          fileUs: s.fileUs - objectFiles,
+          busyUs: s.fileUs - objectFiles + rest * (1 - share),
+          gcUs: s.gcUs * (1 - share),
+          programUs: s.programUs * (1 - share),
+        };
         delete sums.shared;
       }
       const heapAfter = await heaps();
@@ -82,7 +98,11 @@ function summarize(sums, delivered, processCpuUs, split) {
     periodUs: s.periodUs,
     usPerDelivery: delivered ? s.busyUs / delivered : null,
     share: processCpuUs ? s.busyUs / processCpuUs : null,
-    files: Object.fromEntries(Object.entries(s.files).sort((a, b) => b[1] - a[1]).map(([f, us]) => [f, Math.round(us)])),
+    files: Object.fromEntries(
+      Object.entries(s.files)
+        .sort((a, b) => b[1] - a[1])
+        .map(([f, us]) => [f, Math.round(us)]),
+    ),
   });
   const object = isolate(sums.object);
   const edge = isolate(sums.edge);
@@ -103,7 +123,11 @@ function summarize(sums, delivered, processCpuUs, split) {
     // sockets, the plumbing between isolates, the kj event loop, the kernel.
     runtimeShare: processCpuUs ? 1 - (sums.object.busyUs + sums.edge.busyUs + (sums.entry?.busyUs ?? 0) + (sums.relay?.busyUs ?? 0)) / processCpuUs : null,
     // The object's files wherever they ran (in a split layout, only in the object's isolate).
-    objectFilesUs: Object.entries({ ...sums.object.files }).filter(([f]) => OBJECT_FILES.has(f)).reduce((a, [, us]) => a + us, 0),
-    edgeFilesUs: Object.entries({ ...sums.edge.files }).filter(([f]) => EDGE_FILES.has(f)).reduce((a, [, us]) => a + us, 0),
+    objectFilesUs: Object.entries({ ...sums.object.files })
+      .filter(([f]) => OBJECT_FILES.has(f))
+      .reduce((a, [, us]) => a + us, 0),
+    edgeFilesUs: Object.entries({ ...sums.edge.files })
+      .filter(([f]) => EDGE_FILES.has(f))
+      .reduce((a, [, us]) => a + us, 0),
   };
 }

@@ -131,7 +131,10 @@ export async function threadCpu(pids) {
     for (const tid of tids) {
       try {
         const ns = Number((await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8')).split(' ')[0]);
-        const name = await readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8').then((c) => c.trim(), () => '?');
+        const name = await readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8').then(
+          (c) => c.trim(),
+          () => '?',
+        );
         out.set(`${pid}/${tid}`, { name, ns });
       } catch {}
     }

@@ -7,7 +7,8 @@ const NOTES_MARKER = '\n<!-- Everything below this line is kept when `npm run be
 
 const int = (n) => (typeof n === 'number' && Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const pct = (x) => (typeof x === 'number' && Number.isFinite(x) ? `${Math.round(x * 100)} %` : 'n/a');
-const table = (header, rows) => [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i ? '---:' : '---')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const table = (header, rows) =>
+  [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i ? '---:' : '---')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
 /** The numbers of one target's runs of one workload, clean and inspected: medians, loss summed. */
 function cell(results, target, workload) {
@@ -15,13 +16,16 @@ function cell(results, target, workload) {
   const clean = of(workload.name).filter((r) => r.ok);
   const inspected = of(`inspect:${workload.name}`).filter((r) => r.ok);
   const failed = [...of(workload.name), ...of(`inspect:${workload.name}`)].filter((r) => !r.ok);
-  const m = (rs, f) => median(rs.map((r) => {
-    try {
-      return f(r);
-    } catch {
-      return null;
-    }
-  }));
+  const m = (rs, f) =>
+    median(
+      rs.map((r) => {
+        try {
+          return f(r);
+        } catch {
+          return null;
+        }
+      }),
+    );
   const all = [...clean, ...inspected];
   const info = (r) => (r.channelInfo && !r.channelInfo.error ? r.channelInfo : null);
   const published = (r) => r.published;
@@ -81,7 +85,8 @@ function cell(results, target, workload) {
 export function renderRelaysReport({ info, results, targets, workloads }) {
   const [withRelays, without] = ['herald-relays', 'herald-norelay'].map((n) => targets.find((t) => t.name === n));
   const designs = [withRelays, without].filter(Boolean);
-  const label = (t) => (t.name === 'herald-relays' ? `relays (RELAY_AFTER ${int(t.relayAfter)}, RELAY_SIZE ${int(t.relaySize)})` : `no relays (RELAY_AFTER ${int(t.relayAfter)})`);
+  const label = (t) =>
+    t.name === 'herald-relays' ? `relays (RELAY_AFTER ${int(t.relayAfter)}, RELAY_SIZE ${int(t.relaySize)})` : `no relays (RELAY_AFTER ${int(t.relayAfter)})`;
   const cells = new Map();
   for (const w of workloads) for (const t of designs) cells.set(`${t.name} ${w.name}`, cell(results, t, w));
   const get = (t, w) => cells.get(`${t.name} ${w.name}`);
@@ -93,7 +98,11 @@ export function renderRelaysReport({ info, results, targets, workloads }) {
     if (c.duplicates) parts.push(`${int(c.duplicates)} duplicates`);
     if (c.dropped) parts.push(`${int(c.dropped)} streams ended`);
     const lossText = c.lost || c.unopened || c.duplicates || c.dropped ? `**${parts.join(', ')}**` : parts[0];
-    return c.refusedSubscribers ? `${lossText}; ${int(c.refusedSubscribers)} refused at first (${Object.entries(c.refused).map(([k, n]) => `${int(n)} × ${k}`).join(', ')}), back after the wait` : lossText;
+    return c.refusedSubscribers
+      ? `${lossText}; ${int(c.refusedSubscribers)} refused at first (${Object.entries(c.refused)
+          .map(([k, n]) => `${int(n)} × ${k}`)
+          .join(', ')}), back after the wait`
+      : lossText;
   };
   const rows = [];
   for (const w of workloads) {
@@ -116,7 +125,20 @@ export function renderRelaysReport({ info, results, targets, workloads }) {
     }
   }
   const main = table(
-    ['workload (subscribers open)', 'design', 'relays (channel info)', 'root sockets per event (direct + relays)', 'lost (clean + profiled runs)', 'p50 / p99 ms', 'process CPU µs/delivery', 'root µs/event (profiled)', 'root µs/delivery (profiled)', 'relay isolate µs/delivery (profiled)', 'relay µs per relayed delivery', 'edge µs/delivery (profiled)'],
+    [
+      'workload (subscribers open)',
+      'design',
+      'relays (channel info)',
+      'root sockets per event (direct + relays)',
+      'lost (clean + profiled runs)',
+      'p50 / p99 ms',
+      'process CPU µs/delivery',
+      'root µs/event (profiled)',
+      'root µs/delivery (profiled)',
+      'relay isolate µs/delivery (profiled)',
+      'relay µs per relayed delivery',
+      'edge µs/delivery (profiled)',
+    ],
     rows,
   );
 
@@ -138,13 +160,20 @@ export function renderRelaysReport({ info, results, targets, workloads }) {
     if (several) {
       const [a, b] = [get(withRelays, first)?.rootSockets, get(withRelays, last)?.rootSockets];
       const sends = typeof a === 'number' && typeof b === 'number' && a > 0 ? b / a : null;
-      lines.push(`| root's sends per event flat from ${int(first.subscribers)} to ${int(last.subscribers)} subscribers (relays; counted: direct + relays in channel info) | ${sends === null ? 'n/a' : `${int(a)} → ${int(b)}: ${num(sends, 2)}× for ${num(subsRatio, 0)}× the subscribers ${sends < 1.5 ? '✅' : '❌'}`} |`);
+      lines.push(
+        `| root's sends per event flat from ${int(first.subscribers)} to ${int(last.subscribers)} subscribers (relays; counted: direct + relays in channel info) | ${sends === null ? 'n/a' : `${int(a)} → ${int(b)}: ${num(sends, 2)}× for ${num(subsRatio, 0)}× the subscribers ${sends < 1.5 ? '✅' : '❌'}`} |`,
+      );
     }
-    if (several) lines.push(`| root CPU per event flat from ${int(first.subscribers)} to ${int(last.subscribers)} subscribers (relays; profiled, in a process overloaded by the relays' hop, see the notes) | ${g === null ? 'n/a' : `${num(get(withRelays, first).rootUsPerEvent, 0)} → ${num(get(withRelays, last).rootUsPerEvent, 0)} µs/event: ${num(g, 2)}× for ${num(subsRatio, 0)}× the subscribers`} ${g === null ? '' : g < 1.5 ? '✅' : '❌'} |`);
+    if (several)
+      lines.push(
+        `| root CPU per event flat from ${int(first.subscribers)} to ${int(last.subscribers)} subscribers (relays; profiled, in a process overloaded by the relays' hop, see the notes) | ${g === null ? 'n/a' : `${num(get(withRelays, first).rootUsPerEvent, 0)} → ${num(get(withRelays, last).rootUsPerEvent, 0)} µs/event: ${num(g, 2)}× for ${num(subsRatio, 0)}× the subscribers`} ${g === null ? '' : g < 1.5 ? '✅' : '❌'} |`,
+      );
   }
   if (without && several) {
     const g = growth(without);
-    lines.push(`| without relays (today's fan-out) it grows linearly | ${g === null ? 'n/a' : `${num(get(without, first).rootUsPerEvent, 0)} → ${num(get(without, last).rootUsPerEvent, 0)} µs/event: ${num(g, 2)}× for ${num(subsRatio, 0)}× the subscribers`} |`);
+    lines.push(
+      `| without relays (today's fan-out) it grows linearly | ${g === null ? 'n/a' : `${num(get(without, first).rootUsPerEvent, 0)} → ${num(get(without, last).rootUsPerEvent, 0)} µs/event: ${num(g, 2)}× for ${num(subsRatio, 0)}× the subscribers`} |`,
+    );
   }
   const targetsTable = ['| target (issue 9, local) | measured |', '|---|---:|', ...lines].join('\n');
 
@@ -157,8 +186,13 @@ export function renderRelaysReport({ info, results, targets, workloads }) {
     // The main thread's id is the process's (`pid/pid`): workerd's event loop.
     const isMain = (x) => x.thread.split('/')[0] === x.thread.split('/')[1];
     const main = c.threads.find(isMain);
-    const others = c.threads.filter((x) => !isMain(x) && x.ms / total >= 0.005).map((x) => `${x.name} ${pct(x.ms / total)}`).join(', ');
-    threadLines.push(`- ${t.name}, ${last.name}: workerd had ${int(c.threadCount)} threads; its main thread (\`${main?.name}\`, the event loop) did ${pct(main ? main.ms / total : null)} of their CPU over the publish window${others ? `, the others ${others}` : ''} (${num(total / 1000, 1)} s of CPU in all).`);
+    const others = c.threads
+      .filter((x) => !isMain(x) && x.ms / total >= 0.005)
+      .map((x) => `${x.name} ${pct(x.ms / total)}`)
+      .join(', ');
+    threadLines.push(
+      `- ${t.name}, ${last.name}: workerd had ${int(c.threadCount)} threads; its main thread (\`${main?.name}\`, the event loop) did ${pct(main ? main.ms / total : null)} of their CPU over the publish window${others ? `, the others ${others}` : ''} (${num(total / 1000, 1)} s of CPU in all).`,
+    );
   }
 
   const saidLines = [];

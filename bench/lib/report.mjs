@@ -8,7 +8,8 @@ export const median = (xs) => {
   const m = v.length >> 1;
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 };
-export const num = (n, d = 1) => (typeof n === 'number' && Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : 'n/a');
+export const num = (n, d = 1) =>
+  typeof n === 'number' && Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : 'n/a';
 const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? a / b : null);
 const times = (r) => (r === null ? 'n/a' : `${num(r, r < 10 ? 2 : 1)}×`);
 const HERALD = ['herald-dev', 'herald-workerd', 'herald-old', 'herald-shared'];
@@ -40,7 +41,10 @@ function summarize(runs) {
   s.fdLimited = ok.some((r) => r.fdNote);
   // A runtime that crashed on running out of descriptors (accept() failing) loses every stream.
   s.fdCrashes = ok.filter(crashed).length;
-  if (s.fdCrashes) s.notes.push(`${ok[0].target}: in ${s.fdCrashes} of ${ok.length} runs accept() itself failed for lack of descriptors, which crashed the runtime, and every stream of that run was lost; the medians come from the other runs`);
+  if (s.fdCrashes)
+    s.notes.push(
+      `${ok[0].target}: in ${s.fdCrashes} of ${ok.length} runs accept() itself failed for lack of descriptors, which crashed the runtime, and every stream of that run was lost; the medians come from the other runs`,
+    );
   s.connectedMin = Math.min(...ok.map((r) => r.connected ?? Infinity));
   s.duplicatesAll = ok.reduce((a, r) => a + (r.duplicates ?? 0), 0);
   s.droppedAll = ok.reduce((a, r) => a + (r.dropped ?? 0), 0);
@@ -58,20 +62,23 @@ export function renderReport({ info, results, targets, workloads }) {
   }
   const hasNchan = names.includes('nchan');
 
-  const table = (header, rows) => [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i ? '---:' : '---')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  const table = (header, rows) =>
+    [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i ? '---:' : '---')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
   const runsNote = (s) => (s.runs === 0 ? '' : s.failed ? ` (${s.runs} of ${s.runs + s.failed} runs)` : '');
 
   const workloadSection = (w) => {
     const S = summaries[w.name];
     const row = (label, f) => [label, ...names.map((t) => (S[t].runs ? f(S[t], t) : S[t].unmeasurable ? 'not measurable here' : S[t].failed ? 'failed' : '—'))];
     const ratioRow = (label, key) =>
-      hasNchan
-        ? [[label, ...names.map((t) => (t === 'nchan' ? '1' : S[t].runs && S.nchan.runs ? times(ratio(S[t][key], S.nchan[key])) : 'n/a'))]]
-        : [];
+      hasNchan ? [[label, ...names.map((t) => (t === 'nchan' ? '1' : S[t].runs && S.nchan.runs ? times(ratio(S[t][key], S.nchan[key])) : 'n/a'))]] : [];
     const rows = [
       row('subscribers open (fewest in a run)', (s) => `${s.connectedMin.toLocaleString('en-US')} / ${w.subscribers.toLocaleString('en-US')}`),
       row('time to open them all (ms)', (s) => num(s.connectMs, 0)),
-      row('delivered / expected (all runs)', (s) => `${s.deliveredAll.toLocaleString('en-US')} / ${s.expectedAll.toLocaleString('en-US')}${s.lostAll ? ` (**${s.lostAll.toLocaleString('en-US')} lost**${s.unopenedAll ? `: ${s.unopenedAll} subscribers never opened; ${s.lostOpenAll.toLocaleString('en-US')} lost by open ones` : ''})` : ''}`),
+      row(
+        'delivered / expected (all runs)',
+        (s) =>
+          `${s.deliveredAll.toLocaleString('en-US')} / ${s.expectedAll.toLocaleString('en-US')}${s.lostAll ? ` (**${s.lostAll.toLocaleString('en-US')} lost**${s.unopenedAll ? `: ${s.unopenedAll} subscribers never opened; ${s.lostOpenAll.toLocaleString('en-US')} lost by open ones` : ''})` : ''}`,
+      ),
       row('latency p50 (ms)', (s) => num(s.p50)),
       row('latency p90 (ms)', (s) => num(s.p90)),
       row('latency p99 (ms)', (s) => num(s.p99)),
@@ -88,7 +95,9 @@ export function renderReport({ info, results, targets, workloads }) {
       row('load generator CPU (% of a core)', (s) => num(s.genCores * 100, 0)),
     ];
     const extras = [
-      ...names.filter((t) => S[t].runs && (S[t].duplicatesAll || S[t].droppedAll)).map((t) => `${t}: ${S[t].duplicatesAll} duplicate deliveries, ${S[t].droppedAll} streams ended early (all runs).`),
+      ...names
+        .filter((t) => S[t].runs && (S[t].duplicatesAll || S[t].droppedAll))
+        .map((t) => `${t}: ${S[t].duplicatesAll} duplicate deliveries, ${S[t].droppedAll} streams ended early (all runs).`),
       ...names.flatMap((t) => S[t].notes ?? []).map((n) => `${n[0].toUpperCase()}${n.slice(1)}.`),
     ];
     const bound = names.filter((t) => S[t].runs && S[t].genCores >= 0.9);
@@ -106,20 +115,31 @@ export function renderReport({ info, results, targets, workloads }) {
     const row = (label, f) => [label, ...names.map((t) => (S[t].runs ? f(S[t], t) : S[t].failed ? 'failed' : '—'))];
     return `### Publishing, replay and the isolate's memory (medians of runs)
 
-${table(['', ...names.map((t) => `${t}${runsNote(S[t])}`)], [
-  row('single-event publishes acknowledged per second (one at a time)', (s) => num(s.singleAcksPerSec, 0)),
-  row('batches of 100 acknowledged per second', (s) => (s.batchAcksPerSec == null ? 'n/a (no batches)' : num(s.batchAcksPerSec, 1))),
-  row('events per second in batches of 100', (s) => (s.batchEventsPerSec == null ? 'n/a (no batches)' : num(s.batchEventsPerSec, 0))),
-  row('replay of 1,000 retained events to a resuming subscriber (ms)', (s) => `${num(s.replay1000Ms, 0)}${s.replayAllOk ? '' : ' (**incomplete**)'}`),
-  ...(names.some((t) => summaries.heap[t].runs)
-    ? [
-        ['isolate V8 heap KB per subscriber (2,000 open, after a full GC)', ...names.map((t) => (summaries.heap[t].runs ? num(summaries.heap[t].heapKBPerSubscriber) : 'n/a (not workerd)'))],
-        ['the same run: process RSS KB per subscriber', ...names.map((t) => (summaries.heap[t].runs ? num(summaries.heap[t].rssKBPerSubscriberHeapRun) : 'n/a'))],
-      ]
-    : []),
-])}
+${table(
+  ['', ...names.map((t) => `${t}${runsNote(S[t])}`)],
+  [
+    row('single-event publishes acknowledged per second (one at a time)', (s) => num(s.singleAcksPerSec, 0)),
+    row('batches of 100 acknowledged per second', (s) => (s.batchAcksPerSec == null ? 'n/a (no batches)' : num(s.batchAcksPerSec, 1))),
+    row('events per second in batches of 100', (s) => (s.batchEventsPerSec == null ? 'n/a (no batches)' : num(s.batchEventsPerSec, 0))),
+    row('replay of 1,000 retained events to a resuming subscriber (ms)', (s) => `${num(s.replay1000Ms, 0)}${s.replayAllOk ? '' : ' (**incomplete**)'}`),
+    ...(names.some((t) => summaries.heap[t].runs)
+      ? [
+          [
+            'isolate V8 heap KB per subscriber (2,000 open, after a full GC)',
+            ...names.map((t) => (summaries.heap[t].runs ? num(summaries.heap[t].heapKBPerSubscriber) : 'n/a (not workerd)')),
+          ],
+          [
+            'the same run: process RSS KB per subscriber',
+            ...names.map((t) => (summaries.heap[t].runs ? num(summaries.heap[t].rssKBPerSubscriberHeapRun) : 'n/a')),
+          ],
+        ]
+      : []),
+  ],
+)}
 
-${names.some((t) => summaries.heap[t].runs) ? `Isolate heap: the used V8 heap of the Worker's isolate (where the Durable Object lives: what
+${
+  names.some((t) => summaries.heap[t].runs)
+    ? `Isolate heap: the used V8 heap of the Worker's isolate (where the Durable Object lives: what
 its 128 MB limit counts) after a full garbage collection, with 2,000 subscribers open and 10
 events sent, less the same before, per subscriber; read through workerd's inspector (a heap
 snapshot forces the collection) in a separate start of the target, since the inspector
@@ -127,7 +147,9 @@ costs CPU. The rest of the process's resident memory per subscriber is workerd's
 per-connection state (HTTP server, socket buffers, stream plumbing), which in production
 sits in Cloudflare's runtime and edge rather than in the object's isolate.
 
-` : ''}Replay: 1,001 events are published, then a subscriber resumes with \`Last-Event-ID\` set to the
+`
+    : ''
+}Replay: 1,001 events are published, then a subscriber resumes with \`Last-Event-ID\` set to the
 first event's id (Herald: \`1\`; Nchan: its \`<time>:<tag>\` message id, which it resumes from
 the same way) and must receive the other 1,000; the time runs from sending the request to the
 1,000th event. The first event has already left a 1,000-event buffer on both hubs by then.
@@ -170,7 +192,8 @@ the same way) and must receive the other 1,000; the time runs from sending the r
         ...heralds.map((t) => {
           const s = summaries[w10k.name][t];
           if (!s.runs) return s.unmeasurable ? 'not measurable on this machine (open files)' : 'failed ❌';
-          if (s.fdLimited) return `at the open-files limit: fewest open in a run ${s.connectedMin.toLocaleString('en-US')}, ${s.lostAll.toLocaleString('en-US')} lost over ${s.runs} runs (see the ${w10k.name} table) ⚠️`;
+          if (s.fdLimited)
+            return `at the open-files limit: fewest open in a run ${s.connectedMin.toLocaleString('en-US')}, ${s.lostAll.toLocaleString('en-US')} lost over ${s.runs} runs (see the ${w10k.name} table) ⚠️`;
           return `${s.connectedMin.toLocaleString('en-US')} open, ${s.lostAll.toLocaleString('en-US')} lost${pass(s.connectedMin === 10000 && !s.lostAll && !s.failed)}`;
         }),
       ]);
@@ -197,7 +220,11 @@ the same way) and must receive the other 1,000; the time runs from sending the r
       const nchanKB = big ? summaries[big.name].nchan.memKBPerSubscriber : null;
       targetRows.push([
         `  (for comparison: the Durable Object's isolate heap per subscriber, against Nchan's RSS per subscriber${big ? ` at ${big.name}` : ''})`,
-        ...heralds.map((t) => (summaries.heap[t]?.runs ? `${num(summaries.heap[t].heapKBPerSubscriber)} KB = ${times(ratio(summaries.heap[t].heapKBPerSubscriber, nchanKB))} ℹ️` : 'n/a (not measured in this mode)')),
+        ...heralds.map((t) =>
+          summaries.heap[t]?.runs
+            ? `${num(summaries.heap[t].heapKBPerSubscriber)} KB = ${times(ratio(summaries.heap[t].heapKBPerSubscriber, nchanKB))} ℹ️`
+            : 'n/a (not measured in this mode)',
+        ),
       ]);
     }
     const w1000r = workloads.find((w) => w.subscribers === 1000 && w.rate === 100);
@@ -220,10 +247,24 @@ the same way) and must receive the other 1,000; the time runs from sending the r
   if (hasNchan && heraldNames.length) {
     const short = SHORT;
     const cols = [];
-    for (const [key, label] of [['cpuUsPerDelivery', 'CPU/delivery'], ['memKBPerSubscriber', 'memory/subscriber'], ['p99', 'p99 latency']]) for (const t of heraldNames) cols.push({ key, t, label: `${label} (${short[t]})` });
+    for (const [key, label] of [
+      ['cpuUsPerDelivery', 'CPU/delivery'],
+      ['memKBPerSubscriber', 'memory/subscriber'],
+      ['p99', 'p99 latency'],
+    ])
+      for (const t of heraldNames) cols.push({ key, t, label: `${label} (${short[t]})` });
     ratiosTable = table(
       ['Herald ÷ Nchan', ...cols.map((c) => c.label)],
-      workloads.map((w) => [w.name, ...cols.map((c) => (summaries[w.name][c.t].runs && summaries[w.name].nchan.runs ? times(ratio(summaries[w.name][c.t][c.key], summaries[w.name].nchan[c.key])) : summaries[w.name][c.t].unmeasurable ? 'not measurable' : 'n/a'))]),
+      workloads.map((w) => [
+        w.name,
+        ...cols.map((c) =>
+          summaries[w.name][c.t].runs && summaries[w.name].nchan.runs
+            ? times(ratio(summaries[w.name][c.t][c.key], summaries[w.name].nchan[c.key]))
+            : summaries[w.name][c.t].unmeasurable
+              ? 'not measurable'
+              : 'n/a',
+        ),
+      ]),
     );
   }
 
@@ -231,7 +272,9 @@ the same way) and must receive the other 1,000; the time runs from sending the r
   let nchanCheck = '';
   if (hasNchan) {
     const cpu = workloads.filter((w) => summaries[w.name].nchan.runs).map((w) => `${num(summaries[w.name].nchan.cpuUsPerDelivery)} (${w.name})`);
-    const mem = workloads.filter((w) => w.subscribers >= 1000 && summaries[w.name].nchan.runs).map((w) => `${num(summaries[w.name].nchan.memKBPerSubscriber)} (${w.name})`);
+    const mem = workloads
+      .filter((w) => w.subscribers >= 1000 && summaries[w.name].nchan.runs)
+      .map((w) => `${num(summaries[w.name].nchan.memKBPerSubscriber)} (${w.name})`);
     const w5k = workloads.find((w) => w.subscribers === 5000);
     const w100r = workloads.find((w) => w.subscribers === 100 && w.rate === 100);
     nchanCheck = `Our Nchan against the issue's reference figures for Nchan on 2 cores (a check of the setup):
@@ -273,13 +316,17 @@ its send time; each subscriber records every event's arrival.
 
 ${workloads.map(workloadSection).join('\n')}
 ${microSection()}
-${failures.length || troubled.length ? `## Failed runs and runs with losses\n\n${[
-    ...failures.map((f) => `- ${f.target} ${f.workload} run ${f.run} failed: ${f.error.split('\n')[0]}`),
-    ...troubled.map(
-      (r) =>
-        `- ${r.target} ${r.workload} run ${r.run}: ${r.connected.toLocaleString('en-US')}/${r.subscribers.toLocaleString('en-US')} subscribers opened${r.connectErrors.length ? ` (${r.connectErrors.join('; ')})` : ''}, ${r.lost.toLocaleString('en-US')} of ${r.expected.toLocaleString('en-US')} deliveries lost${r.publishErrors ? `, ${r.publishErrors} publishes failed` : ''}${r.dropped ? `, ${r.dropped} streams ended early` : ''}${r.targetSaid ? `; the target said: \`${r.targetSaid.replace(/`/g, "'")}\`` : ''}`,
-    ),
-  ].join('\n')}\n` : ''}
+${
+  failures.length || troubled.length
+    ? `## Failed runs and runs with losses\n\n${[
+        ...failures.map((f) => `- ${f.target} ${f.workload} run ${f.run} failed: ${f.error.split('\n')[0]}`),
+        ...troubled.map(
+          (r) =>
+            `- ${r.target} ${r.workload} run ${r.run}: ${r.connected.toLocaleString('en-US')}/${r.subscribers.toLocaleString('en-US')} subscribers opened${r.connectErrors.length ? ` (${r.connectErrors.join('; ')})` : ''}, ${r.lost.toLocaleString('en-US')} of ${r.expected.toLocaleString('en-US')} deliveries lost${r.publishErrors ? `, ${r.publishErrors} publishes failed` : ''}${r.dropped ? `, ${r.dropped} streams ended early` : ''}${r.targetSaid ? `; the target said: \`${r.targetSaid.replace(/`/g, "'")}\`` : ''}`,
+        ),
+      ].join('\n')}\n`
+    : ''
+}
 ## How it is measured
 
 - **Load generator**: one Node process (\`bench/run.mjs\`), raw HTTP/1.1 subscribers (one
@@ -308,7 +355,11 @@ ${meaning(names)}`;
     .map((w) => {
       const S = summaries[w.name];
       return `${w.name}: ${names
-        .map((t) => (S[t].runs ? `${t} lost ${S[t].lostAll} p99 ${num(S[t].p99)} ms cpu ${num(S[t].cpuUsPerDelivery)} µs mem ${num(S[t].memKBPerSubscriber)} KB` : `${t} ${S[t].failed ? 'failed' : '-'}`))
+        .map((t) =>
+          S[t].runs
+            ? `${t} lost ${S[t].lostAll} p99 ${num(S[t].p99)} ms cpu ${num(S[t].cpuUsPerDelivery)} µs mem ${num(S[t].memKBPerSubscriber)} KB`
+            : `${t} ${S[t].failed ? 'failed' : '-'}`,
+        )
         .join(' | ')}`;
     })
     .join('\n');
@@ -317,7 +368,10 @@ ${meaning(names)}`;
 
 /** The first successful run's value (runs are few; with several, the median of what `f` gives). */
 function pick(results, f) {
-  const v = results.filter((r) => r.ok).map(f).filter((x) => typeof x === 'number' && Number.isFinite(x));
+  const v = results
+    .filter((r) => r.ok)
+    .map(f)
+    .filter((x) => typeof x === 'number' && Number.isFinite(x));
   return median(v);
 }
 
@@ -333,7 +387,9 @@ function issue8Section({ info, results, names, workloads, summaries, table }) {
   const hasNchan = names.includes('nchan');
   const of = (t, label) => results.filter((r) => r.target === t && r.workload === label);
   const inspects = info.inspects ?? [];
-  const inspectFor = (w) => inspects.find((i) => i.subscribers === w.subscribers && i.events === w.events && (i.rate ?? null) === (w.rate ?? null)) ?? (w.rate ? null : inspects.find((i) => i.subscribers === w.subscribers && !i.rate));
+  const inspectFor = (w) =>
+    inspects.find((i) => i.subscribers === w.subscribers && i.events === w.events && (i.rate ?? null) === (w.rate ?? null)) ??
+    (w.rate ? null : inspects.find((i) => i.subscribers === w.subscribers && !i.rate));
   const label = { 'herald-old': `old (${'9aaa5aa'})`, 'herald-workerd': 'new (working tree)', 'herald-shared': 'new, one isolate', nchan: 'Nchan' };
   const pct = (x) => (typeof x === 'number' && Number.isFinite(x) ? `${num(x * 100, 0)} %` : 'n/a');
 
@@ -373,7 +429,20 @@ function issue8Section({ info, results, names, workloads, summaries, table }) {
     }
   }
   const sideBySide = table(
-    ['workload', 'design', 'process CPU µs/delivery', '÷ Nchan', 'object share (profiled)', 'object µs/delivery (profiled)', 'edge µs/delivery (profiled)', 'p50 ms', 'p99 ms', 'object heap KB/sub', 'edge heap KB/sub', 'lost'],
+    [
+      'workload',
+      'design',
+      'process CPU µs/delivery',
+      '÷ Nchan',
+      'object share (profiled)',
+      'object µs/delivery (profiled)',
+      'edge µs/delivery (profiled)',
+      'p50 ms',
+      'p99 ms',
+      'object heap KB/sub',
+      'edge heap KB/sub',
+      'lost',
+    ],
     rows,
   );
 
@@ -384,7 +453,19 @@ function issue8Section({ info, results, names, workloads, summaries, table }) {
       const rs = of(t, `inspect:${ins.name}`);
       const r = rs.find((x) => x.ok);
       if (!r) {
-        profRows.push([ins.name, label[t], rs.length ? `failed: ${(rs[0].error ?? '').split('\n')[0].slice(0, 120)}` : 'not run', '', '', '', '', '', '', '', '']);
+        profRows.push([
+          ins.name,
+          label[t],
+          rs.length ? `failed: ${(rs[0].error ?? '').split('\n')[0].slice(0, 120)}` : 'not run',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+        ]);
         continue;
       }
       const p = r.profile;
@@ -410,7 +491,19 @@ function issue8Section({ info, results, names, workloads, summaries, table }) {
   }
   const profTable = profRows.length
     ? table(
-        ['inspected workload', 'design', 'delivered', 'process CPU µs/delivery (profiler on)', 'object isolate: share = µs/delivery', 'object: top files (µs/delivery)', 'edge isolate: share = µs/delivery', 'edge: top files (µs/delivery)', "Miniflare's entry worker", 'outside every isolate', 'heap MB after (object / edge)'],
+        [
+          'inspected workload',
+          'design',
+          'delivered',
+          'process CPU µs/delivery (profiler on)',
+          'object isolate: share = µs/delivery',
+          'object: top files (µs/delivery)',
+          'edge isolate: share = µs/delivery',
+          'edge: top files (µs/delivery)',
+          "Miniflare's entry worker",
+          'outside every isolate',
+          'heap MB after (object / edge)',
+        ],
         profRows,
       )
     : '';
@@ -422,7 +515,19 @@ function issue8Section({ info, results, names, workloads, summaries, table }) {
       const rs = of(t, `wakeup:${S}`);
       const r = rs.find((x) => x.ok);
       if (!r) {
-        wakeRows.push([S.toLocaleString('en-US'), label[t], rs.length ? `failed: ${(rs[0].error ?? '').split('\n')[0].slice(0, 120)}` : 'not run', '', '', '', '', '', '', '', '']);
+        wakeRows.push([
+          S.toLocaleString('en-US'),
+          label[t],
+          rs.length ? `failed: ${(rs[0].error ?? '').split('\n')[0].slice(0, 120)}` : 'not run',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+        ]);
         continue;
       }
       const lost = r.expectedDeliveries - r.deliveries;
@@ -442,7 +547,22 @@ function issue8Section({ info, results, names, workloads, summaries, table }) {
     }
   }
   const wakeTable = wakeRows.length
-    ? table(['subscribers', 'design', 'object hibernated', '1st publish: ack ms', '1st: half had it (ms)', '1st: all had it (ms)', '1st: process CPU ms', '2nd: ack ms', '2nd: all had it (ms)', '2nd: process CPU ms', 'subscribers counted before → after'], wakeRows)
+    ? table(
+        [
+          'subscribers',
+          'design',
+          'object hibernated',
+          '1st publish: ack ms',
+          '1st: half had it (ms)',
+          '1st: all had it (ms)',
+          '1st: process CPU ms',
+          '2nd: ack ms',
+          '2nd: all had it (ms)',
+          '2nd: process CPU ms',
+          'subscribers counted before → after',
+        ],
+        wakeRows,
+      )
     : '';
 
   // 4. Issue 8's targets.
@@ -455,7 +575,10 @@ function issue8Section({ info, results, names, workloads, summaries, table }) {
       return { w: w.name, r, text: `${times(r)} at ${w.name}${old !== null ? ` (old: ${times(old)})` : ''}` };
     });
     const ok = parts.every((p) => p.r !== null && p.r <= 3);
-    targets.push(['process CPU per delivery ≤ 3× Nchan at 1,000 subscribers', `${parts.map((p) => p.text).join('; ')} ${parts.some((p) => p.r === null) ? '⚠️' : ok ? '✅' : '❌'}`]);
+    targets.push([
+      'process CPU per delivery ≤ 3× Nchan at 1,000 subscribers',
+      `${parts.map((p) => p.text).join('; ')} ${parts.some((p) => p.r === null) ? '⚠️' : ok ? '✅' : '❌'}`,
+    ]);
   }
   if (designs.includes('herald-workerd') && designs.includes('herald-old')) {
     const parts = inspects.map((ins) => {
@@ -465,20 +588,33 @@ function issue8Section({ info, results, names, workloads, summaries, table }) {
     });
     const known = parts.filter((p) => p.n !== null && p.o !== null);
     const ok = known.length === parts.length && known.every((p) => p.n <= p.o);
-    targets.push(["the object's own CPU per delivery no higher than the old design's (profiled)", `${parts.map((p) => p.text).join('; ')} ${known.length < parts.length ? '⚠️' : ok ? '✅' : '❌'}`]);
+    targets.push([
+      "the object's own CPU per delivery no higher than the old design's (profiled)",
+      `${parts.map((p) => p.text).join('; ')} ${known.length < parts.length ? '⚠️' : ok ? '✅' : '❌'}`,
+    ]);
   }
   if (designs.includes('herald-workerd')) {
-    const big = [...workloads.map((w) => ({ label: w.name, S: w.subscribers })), ...inspects.map((w) => ({ label: `inspect:${w.name}`, S: w.subscribers })), ...(info.wakeups ?? []).map((S) => ({ label: `wakeup:${S}`, S }))].filter((x) => x.S >= 9000);
+    const big = [
+      ...workloads.map((w) => ({ label: w.name, S: w.subscribers })),
+      ...inspects.map((w) => ({ label: `inspect:${w.name}`, S: w.subscribers })),
+      ...(info.wakeups ?? []).map((S) => ({ label: `wakeup:${S}`, S })),
+    ].filter((x) => x.S >= 9000);
     if (big.length) {
       const parts = big.map(({ label: l }) => {
         const rs = of('herald-workerd', l);
         if (!rs.length) return { ok: null, text: `${l}: not run` };
         const failed = rs.filter((r) => !r.ok).length;
-        const lost = rs.filter((r) => r.ok).reduce((a, r) => a + (r.lost ?? (r.expectedDeliveries - r.deliveries) ?? 0), 0);
+        const lost = rs.filter((r) => r.ok).reduce((a, r) => a + (r.lost ?? r.expectedDeliveries - r.deliveries ?? 0), 0);
         const unopened = rs.filter((r) => r.ok).reduce((a, r) => a + (r.subscribers - r.connected), 0);
-        return { ok: !failed && !lost && !unopened, text: `${l}: ${lost.toLocaleString('en-US')} lost${unopened ? `, ${unopened} never opened` : ''}${failed ? `, ${failed} runs failed` : ''}` };
+        return {
+          ok: !failed && !lost && !unopened,
+          text: `${l}: ${lost.toLocaleString('en-US')} lost${unopened ? `, ${unopened} never opened` : ''}${failed ? `, ${failed} runs failed` : ''}`,
+        };
       });
-      targets.push(['0 loss at 9,000 subscribers', `${parts.map((p) => p.text).join('; ')} ${parts.some((p) => p.ok === null) ? '⚠️' : parts.every((p) => p.ok) ? '✅' : '❌'}`]);
+      targets.push([
+        '0 loss at 9,000 subscribers',
+        `${parts.map((p) => p.text).join('; ')} ${parts.some((p) => p.ok === null) ? '⚠️' : parts.every((p) => p.ok) ? '✅' : '❌'}`,
+      ]);
     }
   }
   const targetsTable = targets.length ? table(['target (issue 8)', 'herald-workerd (new)'], targets) : '';
@@ -575,9 +711,13 @@ function meaning(names) {
     `- **Which Herald is closer to production.** \`herald-workerd\` (and \`herald-old\`) are: in
   production a request reaches the Worker and its Durable Object in workerd, with no wrangler
   and no local proxy, and the Worker and the object are separate isolates (usually on
-  separate machines), as here.${has('herald-dev') ? ` \`herald-dev\` adds wrangler's Node process and a second workerd running wrangler's
+  separate machines), as here.${
+    has('herald-dev')
+      ? ` \`herald-dev\` adds wrangler's Node process and a second workerd running wrangler's
   proxy worker, which every subscriber stream and publish passes through: about double the
-  sockets and copies, and that process's memory per connection.` : ''}`,
+  sockets and copies, and that process's memory per connection.`
+      : ''
+  }`,
     `- **What still differs from production**: real networks (TLS, round trips of tens of ms,
   slow and lossy clients) instead of loopback; Cloudflare's edge in front of the Worker
   (its CPU is not billed to you and not measured here) where here Miniflare's entry worker
@@ -602,5 +742,5 @@ function meaning(names) {
   or deliveries/s are no better than a hub's, the load generator is the limit for that
   workload, not the hub.`);
   }
-  return items.join('\n') + '\n';
+  return `${items.join('\n')}\n`;
 }

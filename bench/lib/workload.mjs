@@ -7,7 +7,6 @@ import { preciseCpu, threadCpu, threadDelta, treeUsage } from './proc.mjs';
 const CONNECT_CONCURRENCY = 200;
 const CONNECT_TIMEOUT_MS = 20_000;
 const CONNECT_GIVE_UP = 400;
-const REQUEST_TIMEOUT_MS = 10_000;
 const PUBLISH_GIVE_UP = 3;
 const CONNECT_PHASE_MS = 180_000;
 const PUBLISH_PHASE_MS = 180_000;
@@ -99,7 +98,12 @@ export async function runWorkload(instance, { subscribers: S, events: M, rate },
   const failures = opened.filter((r) => !r.ok).map((r) => r.error.message);
   const connectErrors = [...new Set(failures)].slice(0, 3);
   if (failures.length) log(`  ${failures.length} of ${S} subscribers failed to open: ${connectErrors.join('; ')}`);
-  if (refusedSubscribers) log(`  ${refusedSubscribers} subscribers were refused at first (${Object.entries(refused).map(([k, n]) => `${n} × ${k}`).join(', ')}) and came back after the wait asked for`);
+  if (refusedSubscribers)
+    log(
+      `  ${refusedSubscribers} subscribers were refused at first (${Object.entries(refused)
+        .map(([k, n]) => `${n} × ${k}`)
+        .join(', ')}) and came back after the wait asked for`,
+    );
 
   try {
     // The hub's own count, so that no subscriber is still being registered when we publish.
@@ -160,7 +164,10 @@ export async function runWorkload(instance, { subscribers: S, events: M, rate },
       await Promise.all(inFlight);
     }
     const publishMs = now() - p0;
-    if (attempted < M) log(`  publishing stopped after ${attempted} of ${M} events (${publishFailedInARow >= PUBLISH_GIVE_UP ? `${PUBLISH_GIVE_UP} failures in a row` : 'time bound'})`);
+    if (attempted < M)
+      log(
+        `  publishing stopped after ${attempted} of ${M} events (${publishFailedInARow >= PUBLISH_GIVE_UP ? `${PUBLISH_GIVE_UP} failures in a row` : 'time bound'})`,
+      );
 
     // Wait for every delivery, bounded: give up after a stall or the overall bound.
     const target = subs.length * published;
@@ -249,7 +256,10 @@ export async function runMicro(instance, { batch, budgetMs = 3000 }) {
     let b = 0;
     const b0 = now();
     while (b < 100 && now() - b0 < budgetMs) {
-      await instance.publish(batched, Array.from({ length: 100 }, (_, j) => `{"b":${b},"j":${j}}`));
+      await instance.publish(
+        batched,
+        Array.from({ length: 100 }, (_, j) => `{"b":${b},"j":${j}}`),
+      );
       b++;
     }
     const secs = (now() - b0) / 1000;
@@ -266,7 +276,10 @@ export async function runMicro(instance, { batch, budgetMs = 3000 }) {
   let firstId;
   for (let i = 0; i < 1001; ) {
     const size = batch && i > 0 ? Math.min(100, 1001 - i) : 1;
-    const { lastId } = await instance.publish(replay, Array.from({ length: size }, (_, j) => `{"r":${i + j}}`));
+    const { lastId } = await instance.publish(
+      replay,
+      Array.from({ length: size }, (_, j) => `{"r":${i + j}}`),
+    );
     if (i === 0) firstId = lastId;
     i += size;
   }
@@ -301,7 +314,9 @@ export async function runHeap(instance, { subscribers = 2000 } = {}) {
   const pids = await instance.measuredPids();
   const before = await instance.heapUsed();
   const rss0 = (await treeUsage(pids)).rss;
-  const opened = await pool(subscribers, 200, () => subscribe(instance.port, instance.subscribeRequest(channel), { onData() {}, timeoutMs: CONNECT_TIMEOUT_MS }));
+  const opened = await pool(subscribers, 200, () =>
+    subscribe(instance.port, instance.subscribeRequest(channel), { onData() {}, timeoutMs: CONNECT_TIMEOUT_MS }),
+  );
   const subs = opened.filter((r) => r.ok).map((r) => r.value);
   try {
     for (let i = 0; i < 10; i++) await instance.publish(channel, [`{"t":0,"i":${i}}`]);
@@ -380,7 +395,10 @@ export async function runWakeup(instance, { subscribers: S, quietS = 12, retryQu
       const ackMs = now() - t;
       for (const until = now() + 60_000; got < subs.length && now() < until; ) await sleep(2);
       const cpu1 = await preciseCpu(pids);
-      const lat = Array.from(arrivals[i]).filter((x) => !Number.isNaN(x)).map((x) => x - t).sort((a, b) => a - b);
+      const lat = Array.from(arrivals[i])
+        .filter((x) => !Number.isNaN(x))
+        .map((x) => x - t)
+        .sort((a, b) => a - b);
       return {
         ackMs,
         received: lat.length,

@@ -47,7 +47,6 @@ function heraldApi(port) {
   };
 }
 
-
 /** Stops a detached child and its process group: SIGTERM, then SIGKILL after `graceMs`. */
 async function stopGroup(child, graceMs = 5000) {
   const signal = (sig) => {
@@ -74,7 +73,8 @@ function capture(child) {
 
 export const heraldDev = {
   name: 'herald-dev',
-  description: 'Herald under `wrangler dev` as `npm run dev` runs it: wrangler (Node), its proxy worker in one workerd process, the Worker and its Durable Object in another; SQLite persisted to a temporary folder',
+  description:
+    'Herald under `wrangler dev` as `npm run dev` runs it: wrangler (Node), its proxy worker in one workerd process, the Worker and its Durable Object in another; SQLite persisted to a temporary folder',
   batch: true,
   // wrangler's proxy workerd holds each subscriber's incoming connection (two descriptors:
   // workerd dup()s accepted sockets) and its own connection to the Worker's workerd:
@@ -87,7 +87,19 @@ export const heraldDev = {
     const persist = await mkdtemp(path.join(os.tmpdir(), 'herald-bench-dev-'));
     const child = spawn(
       process.execPath,
-      [path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist, '--log-level', 'warn', '--show-interactive-dev-session=false'],
+      [
+        path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
+        'dev',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--persist-to',
+        persist,
+        '--log-level',
+        'warn',
+        '--show-interactive-dev-session=false',
+      ],
       {
         cwd: ROOT,
         detached: true,
@@ -273,7 +285,8 @@ export const heraldOld = {
 /** The current design with the edge Worker and the object in one isolate (the layout of the runs before issue 8). */
 export const heraldShared = {
   name: 'herald-shared',
-  description: 'herald-workerd with the edge Worker and the Durable Object in one worker, so one isolate (the layout used before issue 8): what the split costs or saves',
+  description:
+    'herald-workerd with the edge Worker and the Durable Object in one worker, so one isolate (the layout used before issue 8): what the split costs or saves',
   batch: true,
   fdsPerSubscriber: 2,
   isolateHeap: true,
@@ -283,7 +296,8 @@ export const heraldShared = {
 
 export const workerdFloor = {
   name: 'workerd-floor',
-  description: 'not Herald: a 70-line Durable Object broadcaster (bench/targets/workerd-floor-worker.js) in the same single workerd, in memory, no storage, auth, validation, heartbeats or backpressure: what the runtime itself costs per subscriber and per delivery',
+  description:
+    'not Herald: a 70-line Durable Object broadcaster (bench/targets/workerd-floor-worker.js) in the same single workerd, in memory, no storage, auth, validation, heartbeats or backpressure: what the runtime itself costs per subscriber and per delivery',
   batch: true,
   fdsPerSubscriber: 2,
   isolateHeap: true,

@@ -125,23 +125,29 @@ const boundFrom = (self) =>
       return [binding, owner === self ? object : { ...object, scriptName: owner }];
     }),
   );
-const workers = process.env.HERALD_BENCH_SPLIT === '3'
-  ? [
-      { ...common, name: 'herald', durableObjects: boundFrom('herald') },
-      { ...common, name: OBJECT_WORKER, durableObjects: boundFrom(OBJECT_WORKER) },
-      { ...common, name: RELAY_WORKER, durableObjects: boundFrom(RELAY_WORKER) },
-    ]
-  : split
-  ? [
-      {
-        ...common,
-        name: 'herald',
-        // CHANNEL → class Channel of the other worker, SQLite-backed.
-        durableObjects: Object.fromEntries(Object.entries(workerOptions.durableObjects).map(([k, v]) => [k, { ...(typeof v === 'string' ? { className: v } : v), scriptName: OBJECT_WORKER }])),
-      },
-      { ...common, name: OBJECT_WORKER, durableObjects: workerOptions.durableObjects },
-    ]
-  : [{ ...common, name: 'herald', durableObjects: workerOptions.durableObjects }];
+const workers =
+  process.env.HERALD_BENCH_SPLIT === '3'
+    ? [
+        { ...common, name: 'herald', durableObjects: boundFrom('herald') },
+        { ...common, name: OBJECT_WORKER, durableObjects: boundFrom(OBJECT_WORKER) },
+        { ...common, name: RELAY_WORKER, durableObjects: boundFrom(RELAY_WORKER) },
+      ]
+    : split
+      ? [
+          {
+            ...common,
+            name: 'herald',
+            // CHANNEL → class Channel of the other worker, SQLite-backed.
+            durableObjects: Object.fromEntries(
+              Object.entries(workerOptions.durableObjects).map(([k, v]) => [
+                k,
+                { ...(typeof v === 'string' ? { className: v } : v), scriptName: OBJECT_WORKER },
+              ]),
+            ),
+          },
+          { ...common, name: OBJECT_WORKER, durableObjects: workerOptions.durableObjects },
+        ]
+      : [{ ...common, name: 'herald', durableObjects: workerOptions.durableObjects }];
 
 /** HERALD_BENCH_VARS: extra Worker vars (strings), over wrangler.toml's. */
 function benchVars() {
@@ -153,15 +159,17 @@ function benchVars() {
 }
 
 // This Miniflare (5.x beta) takes a new options shape; it converts the classic (v4) one.
-const mf = new Miniflare(convertV4MiniflareOptions({
-  host: '127.0.0.1',
-  port: Number(port),
-  // On disk, as `wrangler dev --persist-to` keeps it: SQLite writes are real file writes.
-  resourcePersistencePath: path.join(persist, 'state'),
-  // For bench/profile.mjs: the DevTools inspector (CPU profiles of the Worker's isolate).
-  ...(process.env.HERALD_BENCH_INSPECTOR_PORT ? { inspectorPort: Number(process.env.HERALD_BENCH_INSPECTOR_PORT) } : {}),
-  workers,
-}));
+const mf = new Miniflare(
+  convertV4MiniflareOptions({
+    host: '127.0.0.1',
+    port: Number(port),
+    // On disk, as `wrangler dev --persist-to` keeps it: SQLite writes are real file writes.
+    resourcePersistencePath: path.join(persist, 'state'),
+    // For bench/profile.mjs: the DevTools inspector (CPU profiles of the Worker's isolate).
+    ...(process.env.HERALD_BENCH_INSPECTOR_PORT ? { inspectorPort: Number(process.env.HERALD_BENCH_INSPECTOR_PORT) } : {}),
+    workers,
+  }),
+);
 const url = await mf.ready;
 process.stdout.write(`${JSON.stringify({ url: url.href })}\n`);
 

@@ -91,7 +91,8 @@ http {
 
 export const nchan = {
   name: 'nchan',
-  description: 'nginx with the Nchan module (memory store), worker_processes auto (2 here), EventSource subscribers, a 1,000-message buffer; the master and worker processes are measured',
+  description:
+    'nginx with the Nchan module (memory store), worker_processes auto (2 here), EventSource subscribers, a 1,000-message buffer; the master and worker processes are measured',
   batch: false,
   fdsPerSubscriber: 1,
   async start({ log = () => {} } = {}) {

@@ -8,7 +8,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 export const nodeBroadcast = {
   name: 'node-broadcast',
-  description: 'a trivial in-memory SSE broadcaster in one child Node process (no auth, no storage, no backpressure): the ceiling of what the load generator can measure',
+  description:
+    'a trivial in-memory SSE broadcaster in one child Node process (no auth, no storage, no backpressure): the ceiling of what the load generator can measure',
   batch: true,
   fdsPerSubscriber: 1,
   async start() {

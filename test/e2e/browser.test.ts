@@ -78,7 +78,7 @@ describe.skipIf(!present)('a cross-origin page in Chromium', () => {
 
   const state = (page: Page) => page.evaluate(() => (globalThis as unknown as PageWindow).herald);
 
-  it('receives a private channel\'s events with the cookie token', async () => {
+  it("receives a private channel's events with the cookie token", async () => {
     const channel = uniqueChannel('private-room');
     const token = await sign({ herald: { subscribe: ['private-room-*'] }, exp: Math.floor(Date.now() / 1000) + 600 }, JWT_SECRET, 'HS256');
     const { context, page } = await open(allowedOrigin, token);

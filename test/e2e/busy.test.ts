@@ -44,47 +44,54 @@ describe('a full channel (MAX_SUBSCRIBERS=1)', () => {
     await hub.publish(channel, 'after');
     // The client waits the 10 s it was told, then gets in and resumes from the beginning.
     await waiting.client.waitFor((events) => events.length === 2, 20_000, 'both events on the waiting client');
-    expect(waiting.client.events.map((e) => [e.id, e.data])).toEqual([['1', 'before'], ['2', 'after']]);
+    expect(waiting.client.events.map((e) => [e.id, e.data])).toEqual([
+      ['1', 'before'],
+      ['2', 'after'],
+    ]);
     expect(waiting.client.source.readyState).toBe(waiting.client.source.OPEN);
   }, 45_000);
 
-  it.skipIf(!present)("keeps Chromium's EventSource retrying through the wait, until a place frees", async () => {
-    const hub = await (await testSetup({ MAX_SUBSCRIBERS: 1, HEARTBEAT_SECONDS: 1 })).start();
-    const channel = uniqueChannel();
-    const holder = new Recorder(hub.eventsUrl(channel));
-    await until(async () => (await hub.info(channel)).subscribers === 1, 10_000, 'the first subscriber');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-    try {
-      const page = await browser.newPage();
-      // The hub's own console page: same origin as the stream, so no CORS is involved.
-      await page.goto(`${hub.url}/`);
-      await page.evaluate((url) => {
-        const w = globalThis as unknown as PageWindow;
-        w.seen = { errors: 0, states: [], data: [] };
-        const source = new EventSource(url);
-        source.onerror = () => {
-          w.seen.errors++;
-          w.seen.states.push(source.readyState);
-        };
-        source.onmessage = (e: MessageEvent) => w.seen.data.push(String(e.data));
-      }, hub.eventsUrl(channel));
-      const seen = () => page.evaluate(() => (globalThis as unknown as PageWindow).seen);
-      await until(async () => (await seen()).errors >= 1, 10_000, 'the full channel to end the first try');
-      // readyState 0 (CONNECTING) after the error: the browser will try again by itself.
-      expect((await seen()).states).toEqual([0]);
-      holder.source.close();
-      await until(async () => (await hub.info(channel)).subscribers === 0, 10_000, 'the place to free');
-      await until(async () => (await hub.info(channel)).subscribers === 1, 20_000, 'the browser to get the freed place');
-      await hub.publish(channel, 'in');
-      await until(async () => (await seen()).data.includes('in'), 10_000, 'the event in the browser');
-      expect((await seen()).states.every((s) => s === 0)).toBe(true);
-    } finally {
-      await browser.close();
-    }
-  }, 60_000);
+  it.skipIf(!present)(
+    "keeps Chromium's EventSource retrying through the wait, until a place frees",
+    async () => {
+      const hub = await (await testSetup({ MAX_SUBSCRIBERS: 1, HEARTBEAT_SECONDS: 1 })).start();
+      const channel = uniqueChannel();
+      const holder = new Recorder(hub.eventsUrl(channel));
+      await until(async () => (await hub.info(channel)).subscribers === 1, 10_000, 'the first subscriber');
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      });
+      try {
+        const page = await browser.newPage();
+        // The hub's own console page: same origin as the stream, so no CORS is involved.
+        await page.goto(`${hub.url}/`);
+        await page.evaluate((url) => {
+          const w = globalThis as unknown as PageWindow;
+          w.seen = { errors: 0, states: [], data: [] };
+          const source = new EventSource(url);
+          source.onerror = () => {
+            w.seen.errors++;
+            w.seen.states.push(source.readyState);
+          };
+          source.onmessage = (e: MessageEvent) => w.seen.data.push(String(e.data));
+        }, hub.eventsUrl(channel));
+        const seen = () => page.evaluate(() => (globalThis as unknown as PageWindow).seen);
+        await until(async () => (await seen()).errors >= 1, 10_000, 'the full channel to end the first try');
+        // readyState 0 (CONNECTING) after the error: the browser will try again by itself.
+        expect((await seen()).states).toEqual([0]);
+        holder.source.close();
+        await until(async () => (await hub.info(channel)).subscribers === 0, 10_000, 'the place to free');
+        await until(async () => (await hub.info(channel)).subscribers === 1, 20_000, 'the browser to get the freed place');
+        await hub.publish(channel, 'in');
+        await until(async () => (await seen()).data.includes('in'), 10_000, 'the event in the browser');
+        expect((await seen()).states.every((s) => s === 0)).toBe(true);
+      } finally {
+        await browser.close();
+      }
+    },
+    60_000,
+  );
 });
 
 describe('a client that leaves (HEARTBEAT_SECONDS=1)', () => {

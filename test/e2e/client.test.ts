@@ -76,14 +76,18 @@ function watchedFetch() {
     let stalled = false;
     const body = res.body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
-        start: (c) => void (controller = c),
+        start: (c) => {
+          controller = c;
+        },
         transform: (chunk, c) => {
           if (!stalled) c.enqueue(chunk);
         },
       }),
     );
     cutCurrent = () => controller.error(new TypeError('connection cut by the test'));
-    stallCurrent = () => void (stalled = true);
+    stallCurrent = () => {
+      stalled = true;
+    };
     return new Response(body, res);
   };
   return {
@@ -261,9 +265,17 @@ describe('subscribe(): the end of a channel, gaps, aborting', () => {
     sub.close();
     await expect(within(sub.closed, 10_000, 'closed to settle')).resolves.toEqual({ type: 'closed' });
     let subscribers = -1;
-    await until(async () => (subscribers = (await hub.info(channel)).subscribers) === 0, 10_000, 'the hub to drop the subscriber', {
-      describe: () => `subscribers ${subscribers}`,
-    });
+    await until(
+      async () => {
+        subscribers = (await hub.info(channel)).subscribers;
+        return subscribers === 0;
+      },
+      10_000,
+      'the hub to drop the subscriber',
+      {
+        describe: () => `subscribers ${subscribers}`,
+      },
+    );
   });
 });
 
@@ -287,7 +299,10 @@ describe('subscribe(): a connection that dies without a word (idleTimeoutMs)', (
     expect(seen.errors.map(({ error, info }) => [error.message, info.willRetry, info.attempt])).toEqual([
       ['The connection was idle for 3000 ms: no bytes from the hub, not even a heartbeat.', true, 1],
     ]);
-    expect(seen.events.map((e) => [e.id, e.data])).toEqual([['1', 'one'], ['2', 'two']]);
+    expect(seen.events.map((e) => [e.id, e.data])).toEqual([
+      ['1', 'one'],
+      ['2', 'two'],
+    ]);
     expect(watched.sent.map((h) => h['last-event-id'])).toEqual([undefined, '1']);
     expect(sub.lastEventId).toBe('2');
   });
@@ -337,7 +352,11 @@ describe('publish(): retried under one Idempotency-Key (docs/api.md "Idempotency
 
   it('a 4xx is thrown at once as a HeraldError (invalid_event), a bad key as unauthorized', async () => {
     const channel = uniqueChannel();
-    await expect(publish(hub.url, PUBLISH_KEY, [{ event: 'gap', data: 'x' }], { channel })).rejects.toMatchObject({ name: 'HeraldError', status: 400, code: 'invalid_event' });
+    await expect(publish(hub.url, PUBLISH_KEY, [{ event: 'gap', data: 'x' }], { channel })).rejects.toMatchObject({
+      name: 'HeraldError',
+      status: 400,
+      code: 'invalid_event',
+    });
     await expect(publish(hub.url, 'not-the-key', [{ data: 'x' }], { channel })).rejects.toMatchObject({ status: 401, code: 'unauthorized' });
     expect((await hub.history(channel)).events).toEqual([]);
   });
@@ -353,8 +372,7 @@ describe('subscribe() and publish() across a hub restart (stop, then start on th
     await waitFor(() => seen.opens === 1, 10_000, 'the stream to open');
 
     // publish() rides out the downtime itself: generous retries, short delays.
-    const send = (n: number) =>
-      publish(first.url, PUBLISH_KEY, [{ data: `e${n}` }], { channel, retries: 200, backoff: { initialMs: 200, maxMs: 1000 } });
+    const send = (n: number) => publish(first.url, PUBLISH_KEY, [{ data: `e${n}` }], { channel, retries: 200, backoff: { initialMs: 200, maxMs: 1000 } });
     const acked: string[] = [];
     for (const n of [1, 2, 3]) acked.push(...(await send(n)).ids);
     await waitFor(() => seen.events.length === 3, 10_000, 'events 1–3, live');
@@ -387,7 +405,9 @@ describe('subscribe() and publish() across a hub restart (stop, then start on th
     expect(seen.closes).toEqual([]);
   });
 
-  it('delays grow with each failure in a row while the hub is down, from its retry:, capped; they start again after it is back', { timeout: 180_000 }, async () => {
+  it('delays grow with each failure in a row while the hub is down, from its retry:, capped; they start again after it is back', {
+    timeout: 180_000,
+  }, async () => {
     const setup = await testSetup({ RETRY_MS: 200 });
     const first = await setup.start();
     const { seen, waitFor } = observe(first.url, { channel: uniqueChannel(), backoff: { maxMs: 1600 } });
@@ -447,8 +467,15 @@ describe('subscribe({ channels }) against the hub (docs/api.md)', () => {
     await waitFor(() => seen.events.length === 5, 15_000, 'the two events published while cut off');
     // Each channel's events in order, exactly once; there is no order across channels (docs/api.md).
     const of = (channel: string) => seen.events.filter((e) => e.channel === channel).map((e) => [e.id, e.data]);
-    expect(of(a)).toEqual([['1', 'a1'], ['2', 'a2'], ['3', 'a3']]);
-    expect(of(b)).toEqual([['1', '{"n":1}'], ['2', 'b2']]);
+    expect(of(a)).toEqual([
+      ['1', 'a1'],
+      ['2', 'a2'],
+      ['3', 'a3'],
+    ]);
+    expect(of(b)).toEqual([
+      ['1', '{"n":1}'],
+      ['2', 'b2'],
+    ]);
     expect(sub.lastEventId).toBe('3.2');
     expect(watched.sent.slice(1).map((h) => h['last-event-id'])).toEqual(Array(watched.sent.length - 1).fill('2.1'));
 
@@ -473,7 +500,7 @@ describe('subscribe() on a full channel (docs/api.md "Busy hub", issue 8)', () =
 
     const watched = watchedFetch();
     const { sub, seen, waitFor } = observe(full.url, { channel, lastEventId: '0', fetch: watched.fetch });
-    await waitFor(() => seen.waits.length === 1, 10_000, 'the full channel\'s wait');
+    await waitFor(() => seen.waits.length === 1, 10_000, "the full channel's wait");
     expect(seen.waits[0]!.reason).toBe('channel_full');
     // retry: 10000, plus up to a tenth more.
     expect(seen.waits[0]!.delayMs).toBeGreaterThanOrEqual(10_000);
@@ -482,9 +509,17 @@ describe('subscribe() on a full channel (docs/api.md "Busy hub", issue 8)', () =
 
     holder.sub.close();
     let subscribers = -1;
-    await until(async () => (subscribers = (await full.info(channel)).subscribers) === 0, 10_000, 'the place to free', {
-      describe: () => `subscribers ${subscribers}`,
-    });
+    await until(
+      async () => {
+        subscribers = (await full.info(channel)).subscribers;
+        return subscribers === 0;
+      },
+      10_000,
+      'the place to free',
+      {
+        describe: () => `subscribers ${subscribers}`,
+      },
+    );
     await full.publish(channel, 'after');
     await waitFor(() => seen.events.length === 2, 30_000, 'both events, once the waiting client got in');
 

@@ -77,7 +77,13 @@ export class Recorder {
 
   /** Resolves once `check(events)` holds; rejects after `ms` naming `what` and what arrived. */
   waitFor(check: (events: Received[]) => boolean, ms: number, what: string): Promise<void> {
-    return this.#waiters.wait(() => this.events, check, ms, what, () => `${summary(this.events)} (opens ${this.opens}, errors ${this.errors})`);
+    return this.#waiters.wait(
+      () => this.events,
+      check,
+      ms,
+      what,
+      () => `${summary(this.events)} (opens ${this.opens}, errors ${this.errors})`,
+    );
   }
 
   /** Resolves once `n` events have arrived. */
@@ -149,7 +155,10 @@ export class RawStream {
    * GETs `url` on its own connection and resolves on the response headers (bounded).
    * With `paused`, the body is not read at all until {@link resume}.
    */
-  static open(url: string, { headers = {}, paused = false, timeoutMs = 10_000 }: { headers?: Record<string, string>; paused?: boolean; timeoutMs?: number } = {}): Promise<RawStream> {
+  static open(
+    url: string,
+    { headers = {}, paused = false, timeoutMs = 10_000 }: { headers?: Record<string, string>; paused?: boolean; timeoutMs?: number } = {},
+  ): Promise<RawStream> {
     let req: http.ClientRequest | undefined;
     const opened = new Promise<RawStream>((resolve, reject) => {
       req = http.get(url, { headers: { Accept: 'text/event-stream', ...headers }, agent: false }, (res) => {

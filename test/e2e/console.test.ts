@@ -247,28 +247,36 @@ describe.skipIf(!present)('the console in Chromium', () => {
     // Info is read again after each publish: subscribers, last id, oldest, retained.
     const info = page.locator('#info dd');
     let shown: string[] = [];
-    await until(async () => {
-      shown = await info.allTextContents();
-      return shown.join() === '1,1,1,1';
-    }, SHOWN_MS, 'info after the publish', {
-      describe: () => shown.join(),
-    });
+    await until(
+      async () => {
+        shown = await info.allTextContents();
+        return shown.join() === '1,1,1,1';
+      },
+      SHOWN_MS,
+      'info after the publish',
+      {
+        describe: () => shown.join(),
+      },
+    );
     await hub.publish(channel, 'from elsewhere');
     await page.getByRole('button', { name: 'Refresh' }).click();
-    await until(async () => {
-      shown = await info.allTextContents();
-      return shown.join() === '1,2,1,2';
-    }, SHOWN_MS, 'info after Refresh', {
-      describe: () => shown.join(),
-    });
+    await until(
+      async () => {
+        shown = await info.allTextContents();
+        return shown.join() === '1,2,1,2';
+      },
+      SHOWN_MS,
+      'info after Refresh',
+      {
+        describe: () => shown.join(),
+      },
+    );
 
     expect(new URL(page.url()).hash).toBe(`#channel=${channel}`);
     expect(page.url()).not.toContain(PUBLISH_KEY);
-    expect(await page.evaluate(() => [localStorage.getItem('herald.channel'), sessionStorage.getItem('herald.key'), localStorage.getItem('herald.key')])).toEqual([
-      channel,
-      PUBLISH_KEY,
-      null,
-    ]);
+    expect(
+      await page.evaluate(() => [localStorage.getItem('herald.channel'), sessionStorage.getItem('herald.key'), localStorage.getItem('herald.key')]),
+    ).toEqual([channel, PUBLISH_KEY, null]);
     await screenshot(page, 'console-publish.png');
 
     // A phone-sized screen: one column, nothing wider than the screen.
@@ -277,7 +285,7 @@ describe.skipIf(!present)('the console in Chromium', () => {
     await screenshot(page, 'console-phone.png');
   });
 
-  it('a link (#channel=…) opens the channel; a private one is refused with the hub\'s reason until a token is given, then named events seen in history are listened to; a delete closes it', async () => {
+  it("a link (#channel=…) opens the channel; a private one is refused with the hub's reason until a token is given, then named events seen in history are listened to; a delete closes it", async () => {
     const channel = uniqueChannel('private-room');
     expect((await hub.publish(channel, 'before', { event: 'tick' })).ids).toEqual(['1']);
 
@@ -322,7 +330,7 @@ describe.skipIf(!present)('the console in Chromium', () => {
     expect(await page.evaluate(() => (globalThis as { injected?: number }).injected)).toBeUndefined();
   });
 
-  it('charts the channel live: each sample\'s events/s matches a steady 5 events/s publish within one event, subscribers match the open streams, and the counters show what was published', async () => {
+  it("charts the channel live: each sample's events/s matches a steady 5 events/s publish within one event, subscribers match the open streams, and the counters show what was published", async () => {
     const RATE = 5; // events/s
     const EVENTS = 60; // 12 s at RATE
     const channel = uniqueChannel();
@@ -350,16 +358,24 @@ describe.skipIf(!present)('the console in Chromium', () => {
         shown: Object.fromEntries(
           [...figure.querySelectorAll('[data-series]')].map((box) => [
             box.getAttribute('data-series'),
-            { value: box.querySelector('.value')?.textContent, points: box.querySelector('polyline')?.getAttribute('points')?.split(' ').filter(Boolean).length ?? 0 },
+            {
+              value: box.querySelector('.value')?.textContent,
+              points: box.querySelector('polyline')?.getAttribute('points')?.split(' ').filter(Boolean).length ?? 0,
+            },
           ]),
         ),
       }));
     let chart = await readChart();
     const seen = () => JSON.stringify(chart.samples.map(({ cells }) => cells));
-    await until(async () => {
-      chart = await readChart();
-      return chart.samples.at(-1)?.subscribers === 3;
-    }, STATE_MS, 'the chart to show 3 subscribers', { describe: seen });
+    await until(
+      async () => {
+        chart = await readChart();
+        return chart.samples.at(-1)?.subscribers === 3;
+      },
+      STATE_MS,
+      'the chart to show 3 subscribers',
+      { describe: seen },
+    );
 
     // Publish on a fixed schedule (not "sleep after each"), noting when each was sent and acknowledged.
     const sent: number[] = [];
@@ -372,10 +388,15 @@ describe.skipIf(!present)('the console in Chromium', () => {
       acked.push(Date.now());
     }
     const end = acked.at(-1)!;
-    await until(async () => {
-      chart = await readChart();
-      return (chart.samples.at(-1)?.at ?? 0) > end && chart.samples.at(-1)?.lastId === EVENTS;
-    }, STATE_MS, 'a sample after the last publish', { describe: seen });
+    await until(
+      async () => {
+        chart = await readChart();
+        return (chart.samples.at(-1)?.at ?? 0) > end && chart.samples.at(-1)?.lastId === EVENTS;
+      },
+      STATE_MS,
+      'a sample after the last publish',
+      { describe: seen },
+    );
     for (const other of others) await other.waitForCount(EVENTS, SHOWN_MS);
 
     const { samples, shown } = chart;
@@ -413,7 +434,16 @@ describe.skipIf(!present)('the console in Chromium', () => {
     // The counters (issue 11's `stats`): 60 events in 60 requests, each written to the three
     // streams, which opened fresh (no resume, no gap) and kept up.
     const { stats } = await hub.info(channel);
-    expect(stats).toEqual({ published: EVENTS, publishRequests: EVENTS, idempotentReplays: 0, deliveries: 3 * EVENTS, subscribes: 3, resumes: 0, gaps: 0, cut: 0 });
+    expect(stats).toEqual({
+      published: EVENTS,
+      publishRequests: EVENTS,
+      idempotentReplays: 0,
+      deliveries: 3 * EVENTS,
+      subscribes: 3,
+      resumes: 0,
+      gaps: 0,
+      cut: 0,
+    });
     const counters = await page.locator('#stats dd').evaluateAll((dds) => dds.map((dd) => [dd.getAttribute('data-field'), dd.textContent]));
     expect(Object.fromEntries(counters)).toEqual(Object.fromEntries(Object.entries(stats).map(([field, value]) => [field, String(value)])));
     expect(await page.locator('#counters').isVisible()).toBe(true);
@@ -429,7 +459,10 @@ describe.skipIf(!present)('the console in Chromium', () => {
     const page = await openConsole();
     await page.getByLabel('Publish key').fill(PUBLISH_KEY);
     const old = { channel, lastEventId: '7', oldestId: '1', retained: 7, subscribers: 1, relays: 0 };
-    await page.route((url) => url.pathname === `/v1/channels/${channel}`, (route) => route.fulfill({ json: old }));
+    await page.route(
+      (url) => url.pathname === `/v1/channels/${channel}`,
+      (route) => route.fulfill({ json: old }),
+    );
     await connect(page, channel);
     const rows = page.locator('#samples tr');
     await until(async () => (await rows.count()) >= 2, STATE_MS, 'two samples');

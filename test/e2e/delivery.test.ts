@@ -114,25 +114,35 @@ describe('docs/api.md "Heartbeat": idle streams get `: heartbeat`, dead clients 
     try {
       expect(streams.map((s) => s.status)).toEqual(Array(50).fill(200));
       let subscribers = -1;
-      await until(async () => {
-        subscribers = (await hub.info(channel)).subscribers;
-        return subscribers === 50;
-      }, 10_000, '50 subscribers in the info endpoint', {
-        describe: () => `subscribers ${subscribers}`,
-        intervalMs: 100,
-      });
+      await until(
+        async () => {
+          subscribers = (await hub.info(channel)).subscribers;
+          return subscribers === 50;
+        },
+        10_000,
+        '50 subscribers in the info endpoint',
+        {
+          describe: () => `subscribers ${subscribers}`,
+          intervalMs: 100,
+        },
+      );
     } finally {
       for (const stream of streams) stream.close();
     }
     // Nothing tells the object a client left; its heartbeat writes fail and find them.
     let subscribers = -1;
-    await until(async () => {
+    await until(
+      async () => {
         subscribers = (await hub.info(channel)).subscribers;
         return subscribers === 0;
-      }, 15_000, 'subscribers to return to 0 after every client left', {
-      describe: () => `subscribers ${subscribers}`,
-      intervalMs: 250,
-    });
+      },
+      15_000,
+      'subscribers to return to 0 after every client left',
+      {
+        describe: () => `subscribers ${subscribers}`,
+        intervalMs: 250,
+      },
+    );
   });
 });
 

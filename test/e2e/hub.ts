@@ -102,12 +102,14 @@ export async function snapshotApp(): Promise<string> {
 /** `n` distinct ports that were free on 127.0.0.1 a moment ago (held together, so none repeats). */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<net.Server>((resolve, reject) => {
-        const server = net.createServer();
-        server.on('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve(server));
-      }),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const server = net.createServer();
+          server.on('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
     ),
   );
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
@@ -233,13 +235,18 @@ export class Hub {
     const args = [
       WRANGLER,
       'dev',
-      '--ip', '127.0.0.1',
-      '--port', String(port),
-      '--persist-to', persistTo,
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--persist-to',
+      persistTo,
       // The inspector defaults to port 9229: a second hub would fail to start on it.
-      '--inspector-port', String(inspectorPort),
+      '--inspector-port',
+      String(inspectorPort),
       '--show-interactive-dev-session=false',
-      '--log-level', 'info',
+      '--log-level',
+      'info',
     ];
     for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
     this.#child = spawn(nodeForWrangler(), args, {

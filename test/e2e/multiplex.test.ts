@@ -19,8 +19,7 @@ async function publishAll(hub: Hub, channels: readonly string[], round: string, 
 }
 
 /** [channel, own id, data] of every event, as the client got them. */
-const unwrap = (events: ReadonlyArray<{ data: string }>) =>
-  events.map((e) => JSON.parse(e.data) as { channel: string; id: string; data: string });
+const unwrap = (events: ReadonlyArray<{ data: string }>) => events.map((e) => JSON.parse(e.data) as { channel: string; id: string; data: string });
 
 describe('multi-channel: ten channels on one EventSource', () => {
   it('gets every channel in its order, and after a forced disconnect resumes exactly the missed events of each', async () => {

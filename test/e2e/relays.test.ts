@@ -35,20 +35,27 @@ describe('every subscriber on a relay (RELAY_AFTER=0, RELAY_SIZE=2)', () => {
       const page = browser ? await browser.newPage() : null;
       if (page) {
         await page.goto(`${hub.url}/`);
-        await page.evaluate((url) => {
-          const w = globalThis as unknown as { seen: string[] };
-          w.seen = [];
-          const source = new EventSource(url);
-          source.onmessage = (e: MessageEvent) => w.seen.push(`${e.lastEventId}:${String(e.data)}`);
-        }, hub.eventsUrl(channel, { lastEventId: '0' }));
+        await page.evaluate(
+          (url) => {
+            const w = globalThis as unknown as { seen: string[] };
+            w.seen = [];
+            const source = new EventSource(url);
+            source.onmessage = (e: MessageEvent) => w.seen.push(`${e.lastEventId}:${String(e.data)}`);
+          },
+          hub.eventsUrl(channel, { lastEventId: '0' }),
+        );
       }
       const seen = async () => (page ? await page.evaluate(() => (globalThis as unknown as { seen: string[] }).seen) : ['1:before']);
       await until(async () => (await seen()).length === 1, 10_000, 'the replay in Chromium');
       // Five subscribers, two to a relay: three relays; their counts reach the root within seconds.
-      await until(async () => {
-        const info = await hub.info(channel);
-        return info.subscribers === (page ? 5 : 4) && info.relays === (page ? 3 : 2);
-      }, 10_000, 'the relays to report');
+      await until(
+        async () => {
+          const info = await hub.info(channel);
+          return info.subscribers === (page ? 5 : 4) && info.relays === (page ? 3 : 2);
+        },
+        10_000,
+        'the relays to report',
+      );
       for (const n of [2, 3, 4]) expect((await hub.publish(channel, `e${n}`)).ids).toEqual([String(n)]);
       const expected: Received[] = [{ type: 'message', id: '1', data: 'before' }, ...idRange(2, 4).map((id) => ({ type: 'message', id, data: `e${id}` }))];
       for (const client of clients) {

@@ -74,9 +74,7 @@ describe('docs/api.md "Publish": 201 is sent only after the event is durable; "I
     const setup = await testSetup();
     const first = await setup.start();
     const channel = uniqueChannel();
-    const attempts = Array.from({ length: 20 }, (_, i) =>
-      first.publish(channel, `burst-${i}`).then(({ ids }) => ({ id: ids[0]!, data: `burst-${i}` })),
-    );
+    const attempts = Array.from({ length: 20 }, (_, i) => first.publish(channel, `burst-${i}`).then(({ ids }) => ({ id: ids[0]!, data: `burst-${i}` })));
     // Kill as soon as the first one is acknowledged, while the others are in flight.
     await within(Promise.any(attempts), 15_000, 'a first 201 in the burst');
     await first.kill();

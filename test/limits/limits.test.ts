@@ -68,13 +68,17 @@ describe('full channel (MAX_SUBSCRIBERS)', () => {
     expect(await full.text()).toBe('retry: 10000\n: channel_full\n\n');
     expect((await info(channel)).subscribers).toBe(3);
     await streams[0]!.close();
-    await eventually(async () => {
-      const res = await hub(`/v1/channels/${channel}/events`);
-      const stream = new Stream(res);
-      const text = await stream.until((t) => t.includes('\n\n'), 2000, 'an opening');
-      await stream.close();
-      return text.includes(': connected');
-    }, 6000, 'a freed place');
+    await eventually(
+      async () => {
+        const res = await hub(`/v1/channels/${channel}/events`);
+        const stream = new Stream(res);
+        const text = await stream.until((t) => t.includes('\n\n'), 2000, 'an opening');
+        await stream.close();
+        return text.includes(': connected');
+      },
+      6000,
+      'a freed place',
+    );
     await Promise.all(streams.slice(1).map((s) => s.close()));
   });
 });
@@ -123,9 +127,7 @@ describe('retention (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_SECONDS)', () => {
     await sleep(3100);
     expect(await info(channel)).toMatchObject({ lastEventId: '2', oldestId: null, retained: 0 });
     const stream = await subscribe(channel, {}, '?lastEventId=1');
-    expect(await stream.events(1)).toEqual([
-      { id: undefined, event: 'gap', data: '{"lastEventId":"1","oldestId":null,"latestId":"2"}' },
-    ]);
+    expect(await stream.events(1)).toEqual([{ id: undefined, event: 'gap', data: '{"lastEventId":"1","oldestId":null,"latestId":"2"}' }]);
     await stream.close();
   });
 
@@ -228,9 +230,11 @@ describe('slow subscribers (MAX_BUFFERED_BYTES)', () => {
     // Counted by the channel (docs/api.md "Channel info and delete": stats.cut), told by the edge's close code.
     await eventually(async () => (await info(channel)).stats.cut === 1, 3000, 'stats.cut to be 1');
     // The slow reader gets what was buffered, then the stream fails or ends.
-    await slow.until(() => false, 5000, 'the slow stream to end').catch((err: Error) => {
-      if (!/ended|abort|slow|error/i.test(String(err)) && err.message.startsWith('timed out')) throw err;
-    });
+    await slow
+      .until(() => false, 5000, 'the slow stream to end')
+      .catch((err: Error) => {
+        if (!/ended|abort|slow|error/i.test(String(err)) && err.message.startsWith('timed out')) throw err;
+      });
     const received = [...slow.text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
     const lastWhole = received.length === 0 ? 0 : received.at(-1)!;
     expect(lastWhole).toBeLessThan(published);

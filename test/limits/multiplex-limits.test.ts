@@ -47,9 +47,13 @@ describe('multi-channel limits', () => {
     const res = await hub(query([a, full]));
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('retry: 10000\n: channel_full\n\n');
-    await within((async () => {
-      while ((await subscribers(a)) > 0) await sleep(50);
-    })(), 5000, "a's count to return to 0");
+    await within(
+      (async () => {
+        while ((await subscribers(a)) > 0) await sleep(50);
+      })(),
+      5000,
+      "a's count to return to 0",
+    );
     await Promise.all(streams.map((s) => s.close()));
   });
 

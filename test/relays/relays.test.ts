@@ -286,9 +286,11 @@ describe('failures', () => {
     expect(await served(channel, 'enam.0')).toBe(0);
     // The relay counted the cut (the edge's close code) and reports it to the root.
     await eventually(async () => (await info(channel)).stats.cut === 1, REPORT_MS + 3000, 'the relay to report the cut');
-    await slow!.until(() => false, 5000, 'the slow stream to end').catch((err: Error) => {
-      if (!/ended|abort|slow|error/i.test(String(err)) && err.message.startsWith('timed out')) throw err;
-    });
+    await slow!
+      .until(() => false, 5000, 'the slow stream to end')
+      .catch((err: Error) => {
+        if (!/ended|abort|slow|error/i.test(String(err)) && err.message.startsWith('timed out')) throw err;
+      });
     const received = ids(slow!);
     const last = received.at(-1) ?? 0;
     expect(last).toBeLessThan(published);
@@ -307,7 +309,12 @@ describe('between objects', () => {
     const channel = uniqueChannel();
     const relay = relayOf(channel, 'enam.0');
     const base = 'https://relay.herald/attach?v=1&as=relayed';
-    for (const url of [`${base}&key=enam.0`, `${base}&channel=${channel}`, `${base}&channel=${channel}&key=mars.0`, `https://relay.herald/attach?v=1&channel=${channel}&key=enam.0`]) {
+    for (const url of [
+      `${base}&key=enam.0`,
+      `${base}&channel=${channel}`,
+      `${base}&channel=${channel}&key=mars.0`,
+      `https://relay.herald/attach?v=1&channel=${channel}&key=enam.0`,
+    ]) {
       const res = await relay.fetch(url, upgrade);
       expect([url, res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([url, 403, 'forbidden']);
     }
