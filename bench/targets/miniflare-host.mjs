@@ -106,6 +106,9 @@ const common = {
   compatibilityFlags: workerOptions.compatibilityFlags,
   // The [vars] of wrangler.toml.
   bindings: { ...workerOptions.bindings, PUBLISH_KEY: 'herald-dev-key', ...benchVars() },
+  // wrangler.toml's Analytics Engine dataset (METRICS): bound, so the bench pays for the
+  // data points Herald makes; Miniflare's local dataset then drops them.
+  analyticsEngineDatasets: workerOptions.analyticsEngineDatasets,
 };
 const split = process.env.HERALD_BENCH_SPLIT === '1';
 const OBJECT_WORKER = 'herald-channel';
