@@ -24,7 +24,7 @@ import {
 } from '../../client/index.ts';
 import { idRange } from './clients';
 import { testSetup } from './restarts';
-import { AUTH, PUBLISH_KEY, removeDir, request, sleep, startHub, tempDir, uniqueChannel, until, within, type Hub } from './hub';
+import { AUTH, PUBLISH_KEY, removeDir, request, sleep, startHub, tempDir, uniqueChannel, until, untilSubscribers, within, type Hub } from './hub';
 
 const run = promisify(execFile);
 const TOKEN_SCRIPT = new URL('../../scripts/token.mjs', import.meta.url).pathname;
@@ -264,18 +264,7 @@ describe('subscribe(): the end of a channel, gaps, aborting', () => {
     expect((await hub.info(channel)).subscribers).toBe(1);
     sub.close();
     await expect(within(sub.closed, 10_000, 'closed to settle')).resolves.toEqual({ type: 'closed' });
-    let subscribers = -1;
-    await until(
-      async () => {
-        subscribers = (await hub.info(channel)).subscribers;
-        return subscribers === 0;
-      },
-      10_000,
-      'the hub to drop the subscriber',
-      {
-        describe: () => `subscribers ${subscribers}`,
-      },
-    );
+    await untilSubscribers(hub, channel, 0, 10_000, 'the hub to drop the subscriber');
   });
 });
 
@@ -496,7 +485,7 @@ describe('subscribe() on a full channel (docs/api.md "Busy hub", issue 8)', () =
     await full.publish(channel, 'before');
     const holder = observe(full.url, { channel });
     await holder.waitFor(() => holder.seen.opens === 1, 10_000, 'the first subscriber to hold the one place');
-    await until(async () => (await full.info(channel)).subscribers === 1, 10_000, 'the hub to count the first subscriber');
+    await untilSubscribers(full, channel, 1, 10_000, 'the hub to count the first subscriber');
 
     const watched = watchedFetch();
     const { sub, seen, waitFor } = observe(full.url, { channel, lastEventId: '0', fetch: watched.fetch });
@@ -508,18 +497,7 @@ describe('subscribe() on a full channel (docs/api.md "Busy hub", issue 8)', () =
     expect(seen.log).toEqual(['wait channel_full']);
 
     holder.sub.close();
-    let subscribers = -1;
-    await until(
-      async () => {
-        subscribers = (await full.info(channel)).subscribers;
-        return subscribers === 0;
-      },
-      10_000,
-      'the place to free',
-      {
-        describe: () => `subscribers ${subscribers}`,
-      },
-    );
+    await untilSubscribers(full, channel, 0, 10_000, 'the place to free');
     await full.publish(channel, 'after');
     await waitFor(() => seen.events.length === 2, 30_000, 'both events, once the waiting client got in');
 

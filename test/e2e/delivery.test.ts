@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Recorder, RawStream, idRange, type Received } from './clients';
-import { removeDir, startHub, tempDir, until, uniqueChannel, type Hub, type PublishResponse } from './hub';
+import { removeDir, startHub, tempDir, untilSubscribers, uniqueChannel, type Hub, type PublishResponse } from './hub';
 
 let hub: Hub;
 let dir: string;
@@ -113,36 +113,12 @@ describe('docs/api.md "Heartbeat": idle streams get `: heartbeat`, dead clients 
     const streams = await Promise.all(Array.from({ length: 50 }, () => RawStream.open(hub.eventsUrl(channel))));
     try {
       expect(streams.map((s) => s.status)).toEqual(Array(50).fill(200));
-      let subscribers = -1;
-      await until(
-        async () => {
-          subscribers = (await hub.info(channel)).subscribers;
-          return subscribers === 50;
-        },
-        10_000,
-        '50 subscribers in the info endpoint',
-        {
-          describe: () => `subscribers ${subscribers}`,
-          intervalMs: 100,
-        },
-      );
+      await untilSubscribers(hub, channel, 50, 10_000, '50 subscribers in the info endpoint', 100);
     } finally {
       for (const stream of streams) stream.close();
     }
     // Nothing tells the object a client left; its heartbeat writes fail and find them.
-    let subscribers = -1;
-    await until(
-      async () => {
-        subscribers = (await hub.info(channel)).subscribers;
-        return subscribers === 0;
-      },
-      15_000,
-      'subscribers to return to 0 after every client left',
-      {
-        describe: () => `subscribers ${subscribers}`,
-        intervalMs: 250,
-      },
-    );
+    await untilSubscribers(hub, channel, 0, 15_000, 'subscribers to return to 0 after every client left', 250);
   });
 });
 

@@ -71,6 +71,23 @@ export async function until(
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits until the hub's channel info counts `n` subscribers on `channel`; the rejection says the last count. */
+export async function untilSubscribers(
+  hub: { info(channel: string): Promise<{ subscribers: number }> },
+  channel: string,
+  n: number,
+  ms: number,
+  what: string,
+  intervalMs?: number,
+): Promise<void> {
+  let subscribers = -1;
+  const check = async () => {
+    subscribers = (await hub.info(channel)).subscribers;
+    return subscribers === n;
+  };
+  await until(check, ms, what, { describe: () => `subscribers ${subscribers}`, ...(intervalMs === undefined ? {} : { intervalMs }) });
+}
+
 // ---------------------------------------------------------------- temp dirs and ports
 
 /** A fresh directory under the OS temp dir; remove it with {@link removeDir}. */
