@@ -28,6 +28,7 @@ import {
 } from './protocol';
 import { DEFAULT_REGION, isRegion, type Region } from './region';
 import type { Relay } from './relay';
+import { report } from './report';
 import { Sockets, type RelayPeer } from './sockets';
 import { addStats, attachStats, emptyStats, isEmpty, isOpened, type Stats } from './stats';
 import { closeQuietly, sendQuietly } from './ws';
@@ -264,14 +265,23 @@ export class Channel extends DurableObject<Env> {
     const lastId = this.#log.lastId;
     // An id never issued, or one whose events are gone: everything retained, after a gap.
     if (after > lastId || this.#isMissingAfter(after)) return this.#log.retained();
-    return lastId - after;
+    // `0` (everything) asks for what is retained, not for every id ever issued.
+    return Math.min(lastId - after, this.#log.retained());
   }
 
-  /** Adds to the counters and saves them, in the caller's turn (and transaction, if any). */
+  /**
+   * Adds to the counters and saves them, in the caller's turn. A failed save must not fail
+   * the attach, close or replay that counted: the count stays in memory, and the next save
+   * (each writes every counter) stores it.
+   */
   #count(delta: Partial<Stats>): void {
-    const stats = addStats(this.#stats, delta);
-    this.#log.saveStats(stats);
-    this.#stats = stats;
+    this.#stats = addStats(this.#stats, delta);
+    try {
+      this.#log.saveStats(this.#stats);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      report({ event: 'internal_error', route: 'saving the channel counters', code: 'internal_error', error: error.message, stack: error.stack });
+    }
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
@@ -303,8 +313,9 @@ export class Channel extends DurableObject<Env> {
 
   override webSocketClose(ws: WebSocket, code: number): void {
     // The edge cut this subscriber off as too slow (a relay's own socket is never cut).
-    if (code === CLOSE_TOO_SLOW && this.#sockets.get(ws) && !this.#sockets.relays.has(ws)) this.#count({ cut: 1 });
+    const cut = code === CLOSE_TOO_SLOW && this.#sockets.get(ws) !== undefined && !this.#sockets.relays.has(ws);
     this.#let(ws);
+    if (cut) this.#count({ cut: 1 });
     // Complete the closing handshake (a no-op where the runtime already answered it).
     closeQuietly(ws, 1000, 'herald: closed');
   }

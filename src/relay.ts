@@ -129,7 +129,9 @@ export class Relay extends DurableObject<Env> {
     const cursor = this.#root.cursor;
     const opened = url.searchParams.get('opened');
     // A new stream: its backlog is at most up to the relay's cursor, the rest comes live.
-    if (isOpened(opened)) this.#counted = addStats(this.#counted, attachStats(opened, after === null ? 0 : cursor - after));
+    // Its backlog as the relay can bound it: what the root's log keeps at most.
+    const backlog = after === null ? 0 : Math.min(cursor - after, this.#config.historyMaxEvents);
+    if (isOpened(opened)) this.#counted = addStats(this.#counted, attachStats(opened, backlog));
     if (after === null || after === cursor) {
       this.#subscribers.set(server, { mode: 'live' });
     } else {
@@ -309,6 +311,8 @@ export class Relay extends DurableObject<Env> {
       closeQuietly(ws, CLOSE_DELETED, 'herald: channel deleted');
     }
     this.#subscribers.clear();
+    // What was counted for the deleted channel must not reach the next one's counters.
+    this.#counted = emptyRelayedStats();
     this.#shutDown();
   }
 

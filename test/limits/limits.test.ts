@@ -112,6 +112,15 @@ describe('retention (HISTORY_MAX_EVENTS, HISTORY_MAX_AGE_SECONDS)', () => {
     await stream.close();
   });
 
+  it('counts what lastEventId=0 replays as deliveries: the retained events, not every id issued', async () => {
+    const channel = uniqueChannel();
+    await publishIds(channel, { events: Array.from({ length: 8 }, (_, i) => ({ data: `e${i + 1}` })) });
+    const stream = await subscribe(channel, {}, '?lastEventId=0');
+    expect((await stream.events(5)).map((e) => e.id)).toEqual(['4', '5', '6', '7', '8']);
+    expect((await info(channel)).stats).toMatchObject({ deliveries: 5, resumes: 1 });
+    await stream.close();
+  });
+
   it('sends no gap to a client whose next event is the oldest retained', async () => {
     const channel = uniqueChannel();
     await publishIds(channel, { events: Array.from({ length: 8 }, (_, i) => ({ data: `e${i + 1}` })) });
