@@ -93,49 +93,16 @@ describe('Standard Webhooks', () => {
   });
 
   it.each([
-    ['a changed body', (h: Headers) => h, `${body}!`],
-    [
-      'a changed webhook-id',
-      (h: Headers) => {
-        h.set('webhook-id', 'msg_other');
-        return h;
-      },
-      body,
-    ],
-    [
-      'a missing webhook-id',
-      (h: Headers) => {
-        h.delete('webhook-id');
-        return h;
-      },
-      body,
-    ],
-    [
-      'a missing timestamp',
-      (h: Headers) => {
-        h.delete('webhook-timestamp');
-        return h;
-      },
-      body,
-    ],
-    [
-      'a non-numeric timestamp',
-      (h: Headers) => {
-        h.set('webhook-timestamp', 'soon');
-        return h;
-      },
-      body,
-    ],
-    [
-      'only a v2 signature',
-      (h: Headers) => {
-        h.set('webhook-signature', h.get('webhook-signature')!.replace('v1,', 'v2,'));
-        return h;
-      },
-      body,
-    ],
+    ['a changed body', (_: Headers) => {}, `${body}!`],
+    ['a changed webhook-id', (h: Headers) => h.set('webhook-id', 'msg_other'), body],
+    ['a missing webhook-id', (h: Headers) => h.delete('webhook-id'), body],
+    ['a missing timestamp', (h: Headers) => h.delete('webhook-timestamp'), body],
+    ['a non-numeric timestamp', (h: Headers) => h.set('webhook-timestamp', 'soon'), body],
+    ['only a v2 signature', (h: Headers) => h.set('webhook-signature', h.get('webhook-signature')!.replace('v1,', 'v2,')), body],
   ])('refuses %s with 401 invalid_signature', async (_, change, sent) => {
-    const headers = change(standardHeaders(STANDARD_SECRET, 'msg_5', new Date(), body));
+    // Each change edits the signed headers in place.
+    const headers = standardHeaders(STANDARD_SECRET, 'msg_5', new Date(), body);
+    change(headers);
     expect(await failure(verifyDelivery(headers, bytes(sent), STANDARD_SECRET, nowSeconds()))).toMatch(/^invalid_signature: /);
   });
 });

@@ -247,30 +247,20 @@ describe.skipIf(!present)('the console in Chromium', () => {
     // Info is read again after each publish: subscribers, last id, oldest, retained.
     const info = page.locator('#info dd');
     let shown: string[] = [];
-    await until(
-      async () => {
-        shown = await info.allTextContents();
-        return shown.join() === '1,1,1,1';
-      },
-      SHOWN_MS,
-      'info after the publish',
-      {
-        describe: () => shown.join(),
-      },
-    );
+    const untilShown = (expected: string, what: string) =>
+      until(
+        async () => {
+          shown = await info.allTextContents();
+          return shown.join() === expected;
+        },
+        SHOWN_MS,
+        what,
+        { describe: () => shown.join() },
+      );
+    await untilShown('1,1,1,1', 'info after the publish');
     await hub.publish(channel, 'from elsewhere');
     await page.getByRole('button', { name: 'Refresh' }).click();
-    await until(
-      async () => {
-        shown = await info.allTextContents();
-        return shown.join() === '1,2,1,2';
-      },
-      SHOWN_MS,
-      'info after Refresh',
-      {
-        describe: () => shown.join(),
-      },
-    );
+    await untilShown('1,2,1,2', 'info after Refresh');
 
     expect(new URL(page.url()).hash).toBe(`#channel=${channel}`);
     expect(page.url()).not.toContain(PUBLISH_KEY);
